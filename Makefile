@@ -1,0 +1,42 @@
+# Entry points: make deps | build | test | demo | bench
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+# Debian packages whatif builds and runs with (libtorch-dev brings LibTorch 1.13).
+DEPS := cmake g++ make pkg-config ccache git \
+  libtorch-dev libopenblas0-pthread libgloo-dev liblua5.4-dev libinsighttoolkit5-dev \
+  libhdf5-dev libboost-dev libboost-filesystem-dev libboost-program-options-dev \
+  libspdlog-dev catch2 libsentencepiece-dev nlohmann-json3-dev mricron-data \
+  python3-torch python3-nibabel python3-h5py
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build test demo bench clean
+
+deps:
+	@missing=$$(for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	$(BUILD)/whatif run experiments/quickstart.lua
+
+bench: build
+	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && "$$b"; done; true
+
+clean:
+	rm -rf $(BUILD)

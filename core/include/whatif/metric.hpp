@@ -1,0 +1,28 @@
+#pragma once
+// kind `metric`: accumulates items, then computes named values.
+#include <map>
+#include <string>
+
+#include "whatif/registry/component.hpp"
+#include "whatif/tensor.hpp"
+
+namespace whatif {
+
+struct MetricItem {
+  at::Tensor generated;  // [B, C, (D,) H, W]
+  at::Tensor reference;  // real image or ground-truth twin, when the metric compares
+  at::Tensor source;     // the counterfactual's source, when there is one
+  std::vector<std::string> prompts;
+  std::map<std::string, at::Tensor> attributes;  // requested attributes, [B] each
+};
+
+class Metric : public Component {
+ public:
+  ~Metric() override;
+
+  virtual void reset() = 0;
+  virtual void update(const MetricItem& item) = 0;
+  virtual std::map<std::string, double> compute() = 0;
+};
+
+}  // namespace whatif

@@ -1,0 +1,217 @@
+// The `whatif` executable: run experiment scripts, inspect plugins, describe the machine.
+// Exit codes: 0 success, 1 a failed run or bad input, 2 a usage error.
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
+#include "host/environment.hpp"
+#include "host/host.hpp"
+#include "lua/script.hpp"
+#include "util/log.hpp"
+#include "whatif/registry/registry.hpp"
+#include "whatif/registry/suggest.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace whatif {
+namespace {
+
+struct UsageError : Error {
+  using Error::Error;
+};
+
+const char* kUsage =
+    "usage: whatif <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run SCRIPT        run an experiment script (whatif run --help)\n"
+    "  plugins list      list registered components: kind, name, version, library\n"
+    "  plugins info K/N  show a component's doc and options, e.g. schedule/constant-snr\n"
+    "  version           whatif, LibTorch, BLAS, CPU and bf16 facts of this machine\n"
+    "\n"
+    "Each command takes --help.\n";
+
+// Parses `args` against `options` (+ positionals); prints help and returns false on --help.
+bool parse(const std::vector<std::string>& args, const std::string& usage,
+           po::options_description& options, const po::positional_options_description& positional,
+           po::variables_map& vm) {
+  options.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n" << options << std::endl;
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see --help)");
+  }
+  return true;
+}
+
+HostConfig host_config(const po::variables_map& vm) {
+  HostConfig config;
+  if (vm.count("threads")) config.threads = vm["threads"].as<int>();
+  if (vm.count("device")) config.device = vm["device"].as<std::string>();
+  if (vm.count("plugin-path")) config.plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();
+  return config;
+}
+
+void add_plugin_path(po::options_description& options) {
+  options.add_options()("plugin-path", po::value<std::vector<std::string>>()->composing(),
+                        "extra plugin folder or .so file (repeatable; after the build's folder "
+                        "and $WHATIF_PLUGIN_PATH)");
+}
+
+int command_run(const std::vector<std::string>& args) {
+  po::options_description options("run options");
+  options.add_options()("script", po::value<std::string>()->required(), "experiment script (.lua)")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a parameter: --set key=value (repeatable; typed by the script's default)")(
+      "preset", po::value<std::string>(), "parameter preset declared by the script (smoke|small|paper)")(
+      "out", po::value<std::string>(), "run directory (default runs/<script name>)")(
+      "threads", po::value<int>(), "intra-op threads (default: number of cores)")(
+      "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
+      "dry-run", "resolve and print the parameters, build nothing");
+  add_plugin_path(options);
+  po::positional_options_description positional;
+  positional.add("script", 1);
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif run SCRIPT [--set k=v]... [--preset P] [--out DIR] "
+                   "[--threads N] [--device cpu|cuda] [--dry-run]",
+             options, positional, vm))
+    return 0;
+
+  ScriptArgs script;
+  script.path = vm["script"].as<std::string>();
+  if (vm.count("set")) script.sets = vm["set"].as<std::vector<std::string>>();
+  if (vm.count("preset")) script.preset = vm["preset"].as<std::string>();
+  script.dry_run = vm.count("dry-run") > 0;
+  script.run_dir = vm.count("out") ? vm["out"].as<std::string>()
+                                   : (fs::path("runs") / fs::path(script.path).stem()).string();
+  if (!fs::is_regular_file(script.path)) throw Error(script.path + ": no such script");
+
+  Host host(host_config(vm));
+  if (!script.dry_run) {
+    fs::create_directories(script.run_dir);
+    log_to_file((fs::path(script.run_dir) / "whatif.log").string());
+    logger()->info("run {} -> {} ({} threads, {})", script.path, script.run_dir, host.threads(),
+                   host.device().str());
+  }
+  Script(host, script).run();
+  return 0;
+}
+
+int command_plugins(const std::vector<std::string>& args) {
+  po::options_description options("plugins options");
+  options.add_options()("action", po::value<std::string>()->required(), "list | info")(
+      "component", po::value<std::string>(), "KIND/NAME for info");
+  add_plugin_path(options);
+  po::positional_options_description positional;
+  positional.add("action", 1).add("component", 1);
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif plugins list | whatif plugins info KIND/NAME", options,
+             positional, vm))
+    return 0;
+  Host host(host_config(vm));
+  const Registry& registry = host.registry();
+  const std::string action = vm["action"].as<std::string>();
+  if (action == "list") {
+    if (vm.count("component")) throw UsageError("plugins list takes no further argument");
+    std::cout << std::left << std::setw(14) << "KIND" << std::setw(20) << "NAME" << std::setw(10)
+              << "VERSION" << "LIBRARY\n";
+    for (const FactoryEntry* e : registry.entries())
+      std::cout << std::setw(14) << e->kind << std::setw(20) << e->name << std::setw(10)
+                << e->version << (e->library.empty() ? e->plugin : e->library) << "\n";
+    if (registry.entries().empty())
+      std::cout << "(no components; plugin search path:";
+    if (registry.entries().empty()) {
+      for (const auto& p : host.search_path()) std::cout << " " << p;
+      std::cout << ")\n";
+    }
+    return 0;
+  }
+  if (action != "info")
+    throw UsageError("plugins " + action + ": unknown action" + did_you_mean(action, {"list", "info"}) +
+                     " (use list or info)");
+  if (!vm.count("component")) throw UsageError("plugins info needs KIND/NAME, e.g. schedule/cosine");
+  const std::string which = vm["component"].as<std::string>();
+  const auto slash = which.find('/');
+  if (slash == std::string::npos) throw UsageError("plugins info " + which + ": expected KIND/NAME");
+  const FactoryEntry& e = registry.find(which.substr(0, slash), which.substr(slash + 1));
+  std::cout << e.kind << "/" << e.name << " — " << e.doc << "\n"
+            << "plugin: " << e.plugin << " " << e.version << " (" << e.library << ")\n";
+  if (e.schema.empty()) {
+    std::cout << "options: none\n";
+    return 0;
+  }
+  std::cout << "options:\n";
+  for (const auto& spec : e.schema)
+    std::cout << "  " << std::left << std::setw(16) << spec.name << std::setw(13)
+              << to_string(spec.type) << std::setw(12) << to_string(spec.default_value) << spec.doc
+              << "\n";
+  return 0;
+}
+
+int command_version(const std::vector<std::string>& args) {
+  po::options_description options("version options");
+  options.add_options()("threads", po::value<int>(), "threads to report (default: cores)");
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif version [--threads N]", options, {}, vm)) return 0;
+  HostConfig config = host_config(vm);
+  config.plugin_paths.clear();
+  Host host(config);
+  for (const auto& [key, value] : describe_environment().rows())
+    std::cout << std::left << std::setw(16) << key << value << "\n";
+  return 0;
+}
+
+int dispatch(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string command = args.front();
+  args.erase(args.begin());
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (command == "--version") return command_version({});
+  static const std::map<std::string, int (*)(const std::vector<std::string>&)> commands{
+      {"run", command_run}, {"plugins", command_plugins}, {"version", command_version}};
+  const auto it = commands.find(command);
+  if (it == commands.end()) {
+    std::vector<std::string> names;
+    for (const auto& [name, fn] : commands) names.push_back(name);
+    throw UsageError("unknown command '" + command + "'" + did_you_mean(command, names) +
+                     " (see whatif --help)");
+  }
+  return it->second(args);
+}
+
+}  // namespace
+}  // namespace whatif
+
+int main(int argc, char** argv) {
+  try {
+    return whatif::dispatch(argc, argv);
+  } catch (const whatif::ScriptError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    if (!e.traceback().empty()) std::cerr << e.traceback() << "\n";
+    return 1;
+  } catch (const whatif::UsageError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,115 @@
+#include "host/environment.hpp"
+
+#include <link.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <ATen/Context.h>
+#include <ATen/Functions.h>
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <torch/version.h>
+
+#include "whatif_build_info.hpp"
+
+namespace whatif {
+namespace {
+
+// The first mapped library whose name says BLAS, resolved through symlinks (Debian switches
+// libblas.so.3 between implementations with update-alternatives).
+std::string mapped_blas() {
+  // Make sure BLAS is loaded and used once.
+  (void)at::mm(at::ones({2, 2}), at::ones({2, 2}));
+  std::string found;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) -> int {
+        const std::string name = info->dlpi_name ? info->dlpi_name : "";
+        const auto slash = name.find_last_of('/');
+        const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+        if (base.find("blas") == std::string::npos && base.find("mkl_rt") == std::string::npos)
+          return 0;
+        char resolved[PATH_MAX];
+        std::string path = realpath(name.c_str(), resolved) ? resolved : name;
+        auto* out = static_cast<std::string*>(data);
+        if (!out->empty()) *out += ", ";
+        *out += path;
+        return 0;
+      },
+      &found);
+  if (found.empty()) return "none mapped (LibTorch uses its own kernels)";
+  if (found.find("openblas") != std::string::npos) return "OpenBLAS (" + found + ")";
+  if (found.find("mkl") != std::string::npos) return "MKL (" + found + ")";
+  if (found.find("blis") != std::string::npos) return "BLIS (" + found + ")";
+  return "reference BLAS, slow: install libopenblas0-pthread (" + found + ")";
+}
+
+std::string cpu_capability() {
+  std::istringstream config(at::show_config());
+  std::string line;
+  while (std::getline(config, line)) {
+    const auto at = line.find("CPU capability usage:");
+    if (at != std::string::npos) {
+      std::string value = line.substr(at + 21);
+      value.erase(0, value.find_first_not_of(' '));
+      return value;
+    }
+  }
+  return "unknown";
+}
+
+std::string bf16_support() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  bool amx = false, avx512bf16 = false, avx512 = false;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream flags(line.substr(line.find(':') + 1));
+    std::string flag;
+    while (flags >> flag) {
+      amx = amx || flag == "amx_bf16";
+      avx512bf16 = avx512bf16 || flag == "avx512_bf16";
+      avx512 = avx512 || flag == "avx512f";
+    }
+    break;
+  }
+  if (amx) return "available, fast (AMX bf16)";
+  if (avx512bf16) return "available, fast (AVX-512 bf16)";
+  if (avx512) return "available, emulated (AVX-512, no native bf16)";
+  return "available, emulated (no native bf16: expect it slower than fp32)";
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> Environment::rows() const {
+  return {{"whatif", whatif_version},
+          {"commit", git_commit},
+          {"libtorch", torch_version},
+          {"blas", blas},
+          {"cpu capability", cpu_capability},
+          {"bf16 autocast", bf16},
+          {"cuda", cuda ? "available" : "not available"},
+          {"threads", std::to_string(threads)},
+          {"host", host}};
+}
+
+Environment describe_environment() {
+  Environment env;
+  env.whatif_version = WHATIF_VERSION;
+  env.git_commit = WHATIF_GIT_COMMIT;
+  env.torch_version = TORCH_VERSION;
+  env.blas = mapped_blas();
+  env.cpu_capability = cpu_capability();
+  env.bf16 = bf16_support();
+  env.cuda = at::hasCUDA();
+  env.threads = at::get_num_threads();
+  char name[256] = {0};
+  gethostname(name, sizeof name - 1);
+  env.host = name;
+  return env;
+}
+
+}  // namespace whatif

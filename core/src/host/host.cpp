@@ -1,0 +1,88 @@
+#include "host/host.hpp"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+
+#include "whatif/registry/error.hpp"
+
+namespace whatif {
+namespace fs = std::filesystem;
+namespace {
+
+fs::path library_dir() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&core_count), &info) && info.dli_fname)
+    return fs::weakly_canonical(info.dli_fname).parent_path();
+  return {};
+}
+
+void add_entry(Registry& registry, const std::string& entry, const std::string& origin) {
+  if (entry.empty()) return;
+  if (fs::is_directory(entry)) {
+    registry.load_directory(entry);
+  } else if (fs::is_regular_file(entry)) {
+    registry.load(entry);
+  } else {
+    throw Error(origin + ": plugin path '" + entry + "' is neither a folder nor a file");
+  }
+}
+
+c10::Device parse_device(const std::string& name) {
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  if (name == "cuda") {
+    if (!at::hasCUDA())
+      throw Error("--device cuda: this LibTorch has no CUDA support or no GPU is visible (use --device cpu)");
+    return c10::Device(c10::kCUDA);
+  }
+  throw Error("--device " + name + ": expected cpu or cuda");
+}
+
+}  // namespace
+
+int core_count() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+std::vector<std::string> default_plugin_path() {
+  std::vector<std::string> path;
+  // An installed whatif uses its own plugin folder; a build tree uses the build's.
+  if (const fs::path installed = library_dir() / "whatif" / "plugins"; fs::is_directory(installed))
+    path.push_back(installed.string());
+  else if (fs::is_directory(WHATIF_BUILD_PLUGIN_DIR))
+    path.emplace_back(WHATIF_BUILD_PLUGIN_DIR);
+  if (const char* env = std::getenv("WHATIF_PLUGIN_PATH")) {
+    std::stringstream stream(env);
+    std::string item;
+    while (std::getline(stream, item, ':'))
+      if (!item.empty()) path.push_back(item);
+  }
+  return path;
+}
+
+std::string scripts_dir() {
+  if (fs::is_directory(WHATIF_SOURCE_SCRIPTS_DIR)) return WHATIF_SOURCE_SCRIPTS_DIR;
+  const fs::path installed = library_dir().parent_path() / "share" / "whatif" / "scripts";
+  return installed.string();
+}
+
+Host::Host(const HostConfig& config)
+    : threads_(config.threads > 0 ? config.threads : core_count()),
+      device_(parse_device(config.device)) {
+  if (config.threads < 0) throw Error("--threads must be positive");
+  at::set_num_threads(threads_);
+  search_path_ = default_plugin_path();
+  const std::size_t from_env = search_path_.size();
+  for (const auto& p : config.plugin_paths) search_path_.push_back(p);
+  for (std::size_t i = 0; i < search_path_.size(); ++i)
+    add_entry(registry_, search_path_[i], i < from_env ? "WHATIF_PLUGIN_PATH" : "--plugin-path");
+}
+
+}  // namespace whatif

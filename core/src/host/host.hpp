@@ -1,0 +1,42 @@
+#pragma once
+// The host runtime: thread count, device, and the plugin registry filled from the search path
+// (the build's plugin folder, then $WHATIF_PLUGIN_PATH, then --plugin-path).
+#include <string>
+#include <vector>
+
+#include <c10/core/Device.h>
+
+#include "whatif/registry/registry.hpp"
+
+namespace whatif {
+
+struct HostConfig {
+  int threads = 0;             // 0 = number of cores (LibTorch's own default is 1)
+  std::string device = "cpu";  // cpu | cuda
+  std::vector<std::string> plugin_paths;  // --plugin-path entries (folders or .so files)
+};
+
+class Host {
+ public:
+  explicit Host(const HostConfig& config);
+
+  Registry& registry() { return registry_; }
+  const Registry& registry() const { return registry_; }
+  int threads() const { return threads_; }
+  const c10::Device& device() const { return device_; }
+  const std::vector<std::string>& search_path() const { return search_path_; }
+
+ private:
+  Registry registry_;
+  int threads_;
+  c10::Device device_;
+  std::vector<std::string> search_path_;
+};
+
+// The plugin search path without --plugin-path entries.
+std::vector<std::string> default_plugin_path();
+// Folder of the `scripts/` Lua library (source tree, or the installed share folder).
+std::string scripts_dir();
+int core_count();
+
+}  // namespace whatif

@@ -1,0 +1,123 @@
+#include "lua/convert.hpp"
+
+#include <cmath>
+
+#include "whatif/registry/error.hpp"
+
+namespace whatif::lua {
+
+Value to_value(lua_State* L, int index, const std::string& what) {
+  index = lua_absindex(L, index);
+  switch (lua_type(L, index)) {
+    case LUA_TBOOLEAN: return lua_toboolean(L, index) != 0;
+    case LUA_TSTRING: return std::string(lua_tostring(L, index));
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, index)) return static_cast<std::int64_t>(lua_tointeger(L, index));
+      return static_cast<double>(lua_tonumber(L, index));
+    case LUA_TTABLE: {
+      const lua_Integer n = luaL_len(L, index);
+      std::vector<std::int64_t> ints;
+      std::vector<double> doubles;
+      std::vector<std::string> strings;
+      bool all_int = true, any_number = false, any_string = false;
+      for (lua_Integer i = 1; i <= n; ++i) {
+        lua_geti(L, index, i);
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+          any_number = true;
+          const bool is_int = lua_isinteger(L, -1);
+          all_int = all_int && is_int;
+          doubles.push_back(lua_tonumber(L, -1));
+          if (is_int) ints.push_back(lua_tointeger(L, -1));
+        } else if (lua_type(L, -1) == LUA_TSTRING) {
+          any_string = true;
+          strings.emplace_back(lua_tostring(L, -1));
+        } else {
+          lua_pop(L, 1);
+          throw Error(what + ": lists hold numbers or strings, element " + std::to_string(i) +
+                      " is a " + luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+      }
+      lua_pushnil(L);
+      while (lua_next(L, index)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n) {
+          lua_pop(L, 1);
+          throw Error(what + ": expected a list {a, b, ...}, got a table with named keys");
+        }
+      }
+      if (any_number && any_string) throw Error(what + ": a list mixes numbers and strings");
+      if (any_string) return strings;
+      if (any_number && !all_int) return doubles;
+      return ints;
+    }
+    default:
+      throw Error(what + ": a " + std::string(luaL_typename(L, index)) +
+                  " cannot be an option value (use a boolean, number, string or list)");
+  }
+}
+
+void push_value(lua_State* L, const Value& value) {
+  std::visit(
+      [L](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          lua_pushboolean(L, v);
+        } else if constexpr (std::is_same_v<T, std::int64_t>) {
+          lua_pushinteger(L, static_cast<lua_Integer>(v));
+        } else if constexpr (std::is_same_v<T, double>) {
+          lua_pushnumber(L, v);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          lua_pushlstring(L, v.data(), v.size());
+        } else {
+          lua_createtable(L, static_cast<int>(v.size()), 0);
+          for (std::size_t i = 0; i < v.size(); ++i) {
+            push_value(L, Value(v[i]));
+            lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+          }
+        }
+      },
+      value);
+}
+
+Options to_options(lua_State* L, int index, const std::string& what) {
+  Options options;
+  if (lua_isnoneornil(L, index)) return options;
+  index = lua_absindex(L, index);
+  if (!lua_istable(L, index))
+    throw Error(what + ": options must be a table, got a " + luaL_typename(L, index));
+  lua_pushnil(L);
+  while (lua_next(L, index)) {
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      lua_pop(L, 2);
+      throw Error(what + ": option names must be strings (write {name = value})");
+    }
+    const std::string key = lua_tostring(L, -2);
+    try {
+      options.set(key, to_value(L, -1, what + ": option '" + key + "'"));
+    } catch (...) {
+      lua_pop(L, 2);
+      throw;
+    }
+    lua_pop(L, 1);
+  }
+  return options;
+}
+
+void push_options(lua_State* L, const Options& options) {
+  lua_newtable(L);
+  for (const auto& [key, value] : options.values()) {
+    push_value(L, value);
+    lua_setfield(L, -2, key.c_str());
+  }
+}
+
+void raise(lua_State* L, const std::exception& e) {
+  luaL_where(L, 1);
+  lua_pushstring(L, e.what());
+  lua_concat(L, 2);
+  lua_error(L);
+  std::abort();  // lua_error does not return
+}
+
+}  // namespace whatif::lua

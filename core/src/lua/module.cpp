@@ -1,0 +1,283 @@
+#include "lua/module.hpp"
+
+#include <lua.hpp>
+
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "host/host.hpp"
+#include "lua/convert.hpp"
+#include "lua/params.hpp"
+#include "util/log.hpp"
+#include "util/progress.hpp"
+#include "whatif/registry/registry.hpp"
+#include "whatif/schedule.hpp"
+
+namespace whatif::lua {
+namespace {
+
+const char* kStateKey = "whatif.state";
+const char* kComponentMeta = "whatif.Component";
+const char* kProgressMeta = "whatif.Progress";
+
+Script::State& state_of(lua_State* L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, kStateKey);
+  auto* state = static_cast<Script::State*>(lua_touserdata(L, -1));
+  lua_pop(L, 1);
+  return *state;
+}
+
+// whatif.params{name = default, ..., presets = {smoke = {...}, ...}}
+int params(lua_State* L) {
+  Script::State& state = state_of(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (state.params_called) throw Error("whatif.params is called twice; declare all parameters once");
+  ParamDecl decl;
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    if (lua_type(L, -2) != LUA_TSTRING) throw Error("whatif.params: parameter names must be strings");
+    const std::string key = lua_tostring(L, -2);
+    if (key == "presets") {
+      luaL_checktype(L, -1, LUA_TTABLE);
+      lua_pushnil(L);
+      while (lua_next(L, -2)) {
+        const std::string preset = luaL_checkstring(L, -2);
+        const Options values = to_options(L, -1, "preset " + preset);
+        for (const auto& [k, v] : values.values()) decl.presets[preset][k] = v;
+        decl.presets.try_emplace(preset);
+        lua_pop(L, 1);
+      }
+    } else {
+      decl.defaults[key] = to_value(L, -1, "parameter '" + key + "'");
+    }
+    lua_pop(L, 1);
+  }
+  const auto resolved = resolve_params(decl, state.args.preset, state.args.sets);
+  state.params_called = true;
+  nlohmann::json json = nlohmann::json::object();
+  lua_newtable(L);
+  for (const auto& [key, value] : resolved) {
+    push_value(L, value);
+    lua_setfield(L, -2, key.c_str());
+    json[key] = nlohmann::json::parse(to_json(value));
+  }
+  state.params_json = json.dump();
+  if (state.args.dry_run) {
+    std::cout << json.dump(2) << std::endl;
+    state.dry_run_stopped = true;
+    lua_pushstring(L, "dry run: stopped after resolving parameters");
+    return lua_error(L);
+  }
+  return 1;
+}
+
+// whatif.<kind>(name, options) — builds a component through the registry.
+int construct(lua_State* L) {
+  const std::string kind = lua_tostring(L, lua_upvalueindex(1));
+  const std::string name = luaL_checkstring(L, 1);
+  const Options options = to_options(L, 2, "whatif." + kind + "(\"" + name + "\")");
+  push_component(L, state_of(L).host.registry().create(kind, name, options));
+  return 1;
+}
+
+// whatif.plugins() → list of {kind, name, plugin, version, library, doc}
+int plugins(lua_State* L) {
+  const auto entries = state_of(L).host.registry().entries();
+  lua_createtable(L, static_cast<int>(entries.size()), 0);
+  lua_Integer i = 0;
+  for (const FactoryEntry* e : entries) {
+    lua_newtable(L);
+    for (const auto& [field, value] :
+         {std::pair<const char*, const std::string*>{"kind", &e->kind}, {"name", &e->name},
+          {"plugin", &e->plugin}, {"version", &e->version}, {"library", &e->library},
+          {"doc", &e->doc}}) {
+      lua_pushstring(L, value->c_str());
+      lua_setfield(L, -2, field);
+    }
+    lua_rawseti(L, -2, ++i);
+  }
+  return 1;
+}
+
+std::string joined_arguments(lua_State* L) {
+  std::string text;
+  for (int i = 1; i <= lua_gettop(L); ++i) {
+    if (i > 1) text += " ";
+    text += luaL_tolstring(L, i, nullptr);
+    lua_pop(L, 1);
+  }
+  return text;
+}
+
+int log_info(lua_State* L) {
+  logger()->info(joined_arguments(L));
+  return 0;
+}
+
+int log_warn(lua_State* L) {
+  logger()->warn(joined_arguments(L));
+  return 0;
+}
+
+// Components ---------------------------------------------------------------------------------
+
+using ComponentBox = std::shared_ptr<Component>;
+
+int component_gc(lua_State* L) {
+  static_cast<ComponentBox*>(luaL_checkudata(L, 1, kComponentMeta))->~ComponentBox();
+  return 0;
+}
+
+int component_tostring(lua_State* L) {
+  const auto c = check_component(L, 1);
+  const std::string text = c->identity().kind + "/" + c->identity().name + " " +
+                           c->hyperparams().to_json();
+  lua_pushstring(L, text.c_str());
+  return 1;
+}
+
+int component_hyperparams(lua_State* L) {
+  push_options(L, check_component(L, 1)->hyperparams());
+  return 1;
+}
+
+int component_kind(lua_State* L) {
+  lua_pushstring(L, check_component(L, 1)->identity().kind.c_str());
+  return 1;
+}
+
+int component_name(lua_State* L) {
+  lua_pushstring(L, check_component(L, 1)->identity().name.c_str());
+  return 1;
+}
+
+std::shared_ptr<Schedule> check_schedule(lua_State* L, const char* method) {
+  auto schedule = std::dynamic_pointer_cast<Schedule>(check_component(L, 1));
+  if (!schedule) throw Error(std::string(method) + " is a schedule method");
+  return schedule;
+}
+
+double scalar(const at::Tensor& t) { return t.item<double>(); }
+
+// schedule:logsnr(t) → λ(t)
+int schedule_logsnr(lua_State* L) {
+  const auto schedule = check_schedule(L, "logsnr");
+  lua_pushnumber(L, scalar(schedule->logsnr(at::scalar_tensor(luaL_checknumber(L, 2), at::kDouble))));
+  return 1;
+}
+
+// schedule:alpha_sigma(t) → α, σ
+int schedule_alpha_sigma(lua_State* L) {
+  const auto schedule = check_schedule(L, "alpha_sigma");
+  const auto [alpha, sigma] =
+      schedule->alpha_sigma(at::scalar_tensor(luaL_checknumber(L, 2), at::kDouble));
+  lua_pushnumber(L, scalar(alpha));
+  lua_pushnumber(L, scalar(sigma));
+  return 2;
+}
+
+// Progress -----------------------------------------------------------------------------------
+
+int progress_new(lua_State* L) {
+  const lua_Integer total = luaL_checkinteger(L, 1);
+  const std::string label = luaL_optstring(L, 2, "progress");
+  void* memory = lua_newuserdatauv(L, sizeof(Progress), 0);
+  new (memory) Progress(total, label);
+  luaL_setmetatable(L, kProgressMeta);
+  return 1;
+}
+
+int progress_tick(lua_State* L) {
+  auto* p = static_cast<Progress*>(luaL_checkudata(L, 1, kProgressMeta));
+  p->tick(luaL_optinteger(L, 2, 1), luaL_optstring(L, 3, ""));
+  return 0;
+}
+
+int progress_finish(lua_State* L) {
+  static_cast<Progress*>(luaL_checkudata(L, 1, kProgressMeta))->finish();
+  return 0;
+}
+
+int progress_gc(lua_State* L) {
+  static_cast<Progress*>(luaL_checkudata(L, 1, kProgressMeta))->~Progress();
+  return 0;
+}
+
+void set_functions(lua_State* L, const luaL_Reg* functions) { luaL_setfuncs(L, functions, 0); }
+
+}  // namespace
+
+void push_component(lua_State* L, std::shared_ptr<Component> component) {
+  void* memory = lua_newuserdatauv(L, sizeof(ComponentBox), 0);
+  new (memory) ComponentBox(std::move(component));
+  luaL_setmetatable(L, kComponentMeta);
+}
+
+std::shared_ptr<Component> check_component(lua_State* L, int index) {
+  return *static_cast<ComponentBox*>(luaL_checkudata(L, index, kComponentMeta));
+}
+
+void open_module(lua_State* L, Script::State& state) {
+  lua_pushlightuserdata(L, &state);
+  lua_setfield(L, LUA_REGISTRYINDEX, kStateKey);
+
+  static const luaL_Reg component_methods[] = {
+      {"hyperparams", guarded<component_hyperparams>},
+      {"kind", guarded<component_kind>},
+      {"name", guarded<component_name>},
+      {"logsnr", guarded<schedule_logsnr>},
+      {"alpha_sigma", guarded<schedule_alpha_sigma>},
+      {nullptr, nullptr}};
+  luaL_newmetatable(L, kComponentMeta);
+  lua_pushcfunction(L, component_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, guarded<component_tostring>);
+  lua_setfield(L, -2, "__tostring");
+  lua_newtable(L);
+  set_functions(L, component_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+
+  static const luaL_Reg progress_methods[] = {
+      {"tick", guarded<progress_tick>}, {"finish", guarded<progress_finish>}, {nullptr, nullptr}};
+  luaL_newmetatable(L, kProgressMeta);
+  lua_pushcfunction(L, progress_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_newtable(L);
+  set_functions(L, progress_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+
+  static const luaL_Reg functions[] = {{"params", guarded<params>},
+                                       {"plugins", guarded<plugins>},
+                                       {"info", guarded<log_info>},
+                                       {"warn", guarded<log_warn>},
+                                       {"progress", guarded<progress_new>},
+                                       {nullptr, nullptr}};
+  lua_newtable(L);
+  set_functions(L, functions);
+  for (const auto& kind : Registry::kinds()) {
+    lua_pushstring(L, kind.c_str());
+    lua_pushcclosure(L, guarded<construct>, 1);
+    lua_setfield(L, -2, kind.c_str());
+  }
+  lua_pushstring(L, state.args.run_dir.c_str());
+  lua_setfield(L, -2, "run_dir");
+  lua_pushinteger(L, state.host.threads());
+  lua_setfield(L, -2, "threads");
+  lua_pushstring(L, state.host.device().str().c_str());
+  lua_setfield(L, -2, "device");
+  lua_pushboolean(L, state.args.dry_run);
+  lua_setfield(L, -2, "dry_run");
+
+  lua_pushvalue(L, -1);
+  lua_setglobal(L, "whatif");
+  lua_getfield(L, LUA_REGISTRYINDEX, "whatif.loaded_modules");
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "whatif");
+  lua_pop(L, 2);
+}
+
+}  // namespace whatif::lua

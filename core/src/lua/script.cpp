@@ -1,0 +1,64 @@
+#include "lua/script.hpp"
+
+#include <lua.hpp>
+
+#include <filesystem>
+
+#include "host/host.hpp"
+#include "lua/module.hpp"
+#include "lua/sandbox.hpp"
+
+namespace whatif {
+namespace fs = std::filesystem;
+
+ScriptError::~ScriptError() = default;
+
+Script::Script(Host& host, ScriptArgs args)
+    : state_(std::make_unique<State>(State{host, std::move(args)})) {
+  state_->L = luaL_newstate();
+  if (!state_->L) throw Error("cannot create a Lua state (out of memory)");
+  const fs::path folder = fs::absolute(state_->args.path).parent_path();
+  lua::open_sandbox(state_->L, {folder.string(), scripts_dir()});
+  lua::open_module(state_->L, *state_);
+}
+
+Script::~Script() { lua_close(state_->L); }
+
+void Script::execute(const std::string& code, const std::string& chunkname) {
+  lua_State* L = state_->L;
+  if (code.empty()) {
+    lua::load_text_file(L, state_->args.path);
+  } else {
+    const std::string name = "@" + chunkname;
+    if (luaL_loadbufferx(L, code.data(), code.size(), name.c_str(), "t") != LUA_OK) {
+      std::string message = lua_tostring(L, -1);
+      lua_pop(L, 1);
+      throw ScriptError(message, "");
+    }
+  }
+  try {
+    lua::protected_call(L, 0, 0);
+  } catch (const ScriptError&) {
+    if (state_->dry_run_stopped) return;
+    throw;
+  }
+  const auto& args = state_->args;
+  if (!state_->params_called && (!args.sets.empty() || !args.preset.empty()))
+    throw Error(args.path + ": " + (args.sets.empty() ? "--preset" : "--set") +
+                " given, but the script declares no parameters (whatif.params{...})");
+}
+
+void Script::run() {
+  if (!fs::is_regular_file(state_->args.path))
+    throw Error(state_->args.path + ": no such script");
+  execute("", "");
+}
+
+void Script::run_string(const std::string& code, const std::string& chunkname) {
+  execute(code, chunkname);
+}
+
+std::string Script::resolved_params_json() const { return state_->params_json; }
+bool Script::stopped_by_dry_run() const { return state_->dry_run_stopped; }
+
+}  // namespace whatif

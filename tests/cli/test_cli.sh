@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# CLI contract: exit codes (0 ok, 1 failed run or bad input, 2 usage) and one-line errors.
+# usage: test_cli.sh WHATIF TEST_PLUGIN_DIR SCRIPTS_DIR
+set -u
+whatif=$1 test_plugins=$2 here=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0 checks=0
+
+# expect CODE PATTERN -- COMMAND...: the exit code must be CODE and the output must match PATTERN.
+expect() {
+  local code=$1 pattern=$2
+  shift 3
+  local out status
+  out=$("$@" 2>&1)
+  status=$?
+  checks=$((checks + 1))
+  if [ "$status" -ne "$code" ] || ! grep -qE -- "$pattern" <<<"$out"; then
+    failures=$((failures + 1))
+    echo "FAIL: $* -> exit $status (want $code), output:"
+    sed 's/^/    /' <<<"$out"
+  fi
+}
+
+# An error is exactly one line starting with "error:".
+expect_one_line_error() {
+  local code=$1
+  shift 2
+  local out status
+  out=$("$@" 2>&1)
+  status=$?
+  checks=$((checks + 1))
+  if [ "$status" -ne "$code" ] || [ "$(wc -l <<<"$out")" -ne 1 ] || [[ "$out" != error:* ]]; then
+    failures=$((failures + 1))
+    echo "FAIL (want one error line, exit $code): $* -> exit $status:"
+    sed 's/^/    /' <<<"$out"
+  fi
+}
+
+expect 0 "usage: whatif" -- "$whatif" --help
+expect 2 "usage: whatif" -- "$whatif"
+expect 2 "unknown command 'rnu' \(did you mean 'run'\?\)" -- "$whatif" rnu
+expect 0 "--set" -- "$whatif" run --help
+expect 0 "plugins list" -- "$whatif" plugins --help
+expect 0 "--threads" -- "$whatif" version --help
+expect 0 "libtorch +1\.13" -- "$whatif" version
+expect 0 "threads +3" -- "$whatif" version --threads 3
+expect 0 "bf16 autocast" -- "$whatif" version
+
+expect 0 "schedule +constant-snr +0\.1\.0 .*libwhatif-plugin-template\.so" -- "$whatif" plugins list
+expect 0 "snr +number +1\.0 +signal-to-noise" -- "$whatif" plugins info schedule/constant-snr
+expect 1 "unknown schedule 'constant-sn' \(did you mean 'constant-snr'\?\)" -- "$whatif" plugins info schedule/constant-sn
+expect 2 "expected KIND/NAME" -- "$whatif" plugins info constant-snr
+expect 2 "unknown action" -- "$whatif" plugins lst
+expect_one_line_error 1 -- "$whatif" plugins list --plugin-path "$test_plugins/libwhatif-plugin-bad-hash.so"
+expect 1 "refused: interface hash 0123456789abcdef" -- "$whatif" plugins list --plugin-path "$test_plugins/libwhatif-plugin-bad-hash.so"
+expect 1 "refused: ABI version 999" -- "$whatif" plugins list --plugin-path "$test_plugins/libwhatif-plugin-bad-abi.so"
+expect_one_line_error 1 -- "$whatif" plugins list --plugin-path /nonexistent/folder
+expect 1 "neither a folder nor a file" -- env WHATIF_PLUGIN_PATH=/nonexistent "$whatif" plugins list
+
+expect 0 "logsnr 0\.69314" -- "$whatif" run "$here/ok.lua" --out "$work/run1"
+[ -f "$work/run1/whatif.log" ] || { echo "FAIL: no log file in the run directory"; failures=$((failures + 1)); }
+expect 0 "logsnr 1\.09861" -- "$whatif" run "$here/ok.lua" --preset smoke --out "$work/run2"
+expect 0 "logsnr 1\.60943" -- "$whatif" run "$here/ok.lua" --set snr=5 --out "$work/run3"
+expect 0 '"snr": 5\.0' -- "$whatif" run "$here/ok.lua" --set snr=5 --dry-run
+[ ! -e runs/ok ] || { echo "FAIL: --dry-run created a run directory"; failures=$((failures + 1)); }
+expect 1 "^stack traceback:" -- "$whatif" run "$here/typo.lua" --out "$work/run4"
+expect 1 "typo\.lua:3: schedule/constant-snr: unknown option 'snrr' \(did you mean 'snr'\?\)" -- "$whatif" run "$here/typo.lua" --out "$work/run4"
+expect 1 "unknown parameter 'sn' \(did you mean 'snr'\?\)" -- "$whatif" run "$here/ok.lua" --set sn=1 --out "$work/run5"
+expect 1 "expected a number, got 'high'" -- "$whatif" run "$here/ok.lua" --set snr=high --out "$work/run5"
+expect 1 "unknown preset" -- "$whatif" run "$here/ok.lua" --preset paper --out "$work/run5"
+expect_one_line_error 1 -- "$whatif" run "$work/missing.lua"
+expect 2 "threads" -- "$whatif" run "$here/ok.lua" --threads many
+expect 2 "unrecognised option|unrecognized option" -- "$whatif" run "$here/ok.lua" --frobnicate
+expect 1 "--device cuda" -- "$whatif" run "$here/ok.lua" --device cuda --out "$work/run6"
+expect 1 "expected cpu or cuda" -- "$whatif" run "$here/ok.lua" --device tpu --out "$work/run6"
+
+echo "$((checks - failures)) passed, $failures failed"
+[ "$failures" -eq 0 ]
