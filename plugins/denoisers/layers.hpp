@@ -1,0 +1,80 @@
+#pragma once
+// Building blocks shared by the U-Net and the U-ViT, for 2D and 3D alike.
+#include <torch/torch.h>
+
+namespace whatif_denoisers {
+
+// A 2D or 3D convolution with PyTorch's default initialisation ("same" padding for odd kernels).
+struct ConvImpl : torch::nn::Module {
+  ConvImpl(int dims, std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride = 1,
+           bool zero_init = false);
+  torch::Tensor forward(const torch::Tensor& x);
+  int dims;
+  std::int64_t stride, padding;
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(Conv);
+
+// GroupNorm computed in fp32 whatever the input dtype: under CPU autocast LibTorch 1.13 fails on a
+// bf16 input with fp32 affine parameters, and fp32 statistics are the accurate choice anyway.
+struct GroupNorm32Impl : torch::nn::Module {
+  GroupNorm32Impl(std::int64_t groups, std::int64_t channels);
+  torch::Tensor forward(const torch::Tensor& x);
+  std::int64_t groups;
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(GroupNorm32);
+
+// LayerNorm over the last dimension, likewise in fp32.
+torch::Tensor layer_norm32(const torch::Tensor& x, torch::nn::LayerNorm& norm);
+
+// Sinusoidal features of a scalar per example (the noise level): [B] → [B, dim].
+torch::Tensor sinusoidal_embedding(const torch::Tensor& values, std::int64_t dim, double max_period);
+
+// Residual block with scale-shift conditioning on an embedding (Ho et al.; Dhariwal & Nichol).
+struct ResBlockImpl : torch::nn::Module {
+  ResBlockImpl(int dims, std::int64_t in, std::int64_t out, std::int64_t emb_dim, std::int64_t groups,
+               double dropout);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& emb);
+  GroupNorm32 norm1{nullptr}, norm2{nullptr};
+  Conv conv1{nullptr}, conv2{nullptr}, skip{nullptr};
+  torch::nn::Linear emb_proj{nullptr};
+  double dropout;
+};
+TORCH_MODULE(ResBlock);
+
+// Multi-head attention of query tokens over key/value tokens; `mask` [B, Tk] is true where a
+// key is real (padding keys get no weight).
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        std::int64_t heads, const torch::Tensor& mask);
+
+// Self-attention over the spatial positions of a feature map, and optional cross-attention from
+// them to context tokens; both residual.
+struct SpatialAttentionImpl : torch::nn::Module {
+  SpatialAttentionImpl(std::int64_t channels, std::int64_t groups, std::int64_t heads, bool self_attention,
+                       std::int64_t context_dim);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context,
+                        const torch::Tensor& context_mask);
+  std::int64_t heads;
+  GroupNorm32 norm{nullptr}, cross_norm{nullptr};
+  torch::nn::Linear qkv{nullptr}, proj{nullptr}, q_cross{nullptr}, kv_cross{nullptr},
+      proj_cross{nullptr};
+};
+TORCH_MODULE(SpatialAttention);
+
+// A pre-norm transformer block over tokens [B, N, C] with the noise embedding added and optional
+// cross-attention to context (the U-ViT bottleneck).
+struct TransformerBlockImpl : torch::nn::Module {
+  TransformerBlockImpl(std::int64_t channels, std::int64_t heads, std::int64_t emb_dim,
+                       std::int64_t context_dim, double dropout);
+  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& emb,
+                        const torch::Tensor& context, const torch::Tensor& context_mask);
+  std::int64_t heads;
+  double dropout;
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr};
+  torch::nn::Linear emb_proj{nullptr}, qkv{nullptr}, proj{nullptr}, q_cross{nullptr},
+      kv_cross{nullptr}, proj_cross{nullptr}, mlp_in{nullptr}, mlp_out{nullptr};
+};
+TORCH_MODULE(TransformerBlock);
+
+}  // namespace whatif_denoisers

@@ -1,0 +1,70 @@
+#pragma once
+// The U-Net denoiser of pixel- and latent-space diffusion (Ronneberger et al.; Ho et al.;
+// Dhariwal & Nichol), in 2D or 3D: noise-level embedding, residual blocks with GroupNorm,
+// self-attention at chosen levels, cross-attention on context tokens, FiLM-style conditioning on a
+// vector, concatenated spatial conditions, dropout only at chosen (low-resolution) levels and an
+// optionally deeper bottleneck (Simple Diffusion, Hoogeboom et al. 2023). With
+// `transformer_blocks` > 0 the bottleneck is a stack of transformer blocks instead: the U-ViT
+// (Bao et al. 2023; Simple Diffusion's U-ViT).
+#include <whatif/denoiser.hpp>
+#include <whatif/registry/options.hpp>
+
+#include "layers.hpp"
+
+namespace whatif_denoisers {
+
+struct UNetConfig {
+  int spatial_dims = 3;
+  std::int64_t in_channels = 1;
+  std::int64_t out_channels = 1;
+  std::vector<std::int64_t> channels{32, 64, 64};
+  std::int64_t res_blocks = 1;
+  std::vector<std::int64_t> attention_levels;        // self-attention
+  std::vector<std::int64_t> cross_attention_levels;  // when context_dim > 0
+  double dropout = 0.0;
+  std::vector<std::int64_t> dropout_levels;  // levels where dropout applies
+  std::int64_t bottleneck_blocks = 1;
+  std::int64_t transformer_blocks = 0;  // > 0: U-ViT bottleneck
+  std::int64_t context_dim = 0;
+  std::int64_t vector_dim = 0;
+  std::int64_t spatial_channels = 0;
+  std::int64_t groups = 8;
+  std::int64_t heads = 4;
+
+  static UNetConfig from(const whatif::Options& o);
+};
+
+struct UNetImpl : torch::nn::Module {
+  explicit UNetImpl(const UNetConfig& config);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& noise_level,
+                        const whatif::Cond& cond);
+
+  UNetConfig config;
+  std::int64_t emb_dim;
+  torch::nn::Linear time1{nullptr}, time2{nullptr}, vector_proj{nullptr};
+  Conv input{nullptr}, output{nullptr};
+  GroupNorm32 out_norm{nullptr};
+  // Per block: a residual block, optionally followed by attention. Down path, then middle, then up.
+  torch::nn::ModuleList down_res, down_attn, down_sample, mid, up_res, up_attn, up_sample;
+  std::vector<bool> down_has_attn, up_has_attn;
+};
+TORCH_MODULE(UNet);
+
+class UNetDenoiser : public whatif::Denoiser {
+ public:
+  explicit UNetDenoiser(const UNetConfig& config);
+  at::Tensor forward(const at::Tensor& x_t, const at::Tensor& noise_level,
+                     const whatif::Cond& cond) override;
+  std::int64_t spatial_dims() const override { return net_->config.spatial_dims; }
+  std::int64_t in_channels() const override { return net_->config.in_channels; }
+  std::int64_t out_channels() const override { return net_->config.out_channels; }
+  whatif::NamedTensors named_parameters() override;
+  whatif::NamedTensors named_buffers() override;
+  void train(bool on) override { net_->train(on); }
+  void to(const c10::Device& device) override { net_->to(device); }
+
+ private:
+  UNet net_;
+};
+
+}  // namespace whatif_denoisers

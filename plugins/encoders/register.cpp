@@ -1,0 +1,25 @@
+// Encoders: identity (pixel space) and haar (the lossless wavelet front-end).
+#include <whatif/registry/plugin.hpp>
+#include <whatif/registry/registry.hpp>
+
+#include "haar.hpp"
+#include "identity.hpp"
+
+namespace {
+
+void register_components(whatif::Registry& registry) {
+  registry.add<whatif::Encoder>("encoder", "identity", "pixel space: the image is its own representation",
+                                {}, [](const whatif::Options&) {
+                                  return std::make_shared<whatif_encoders::IdentityEncoder>();
+                                });
+  registry.add<whatif::Encoder>(
+      "encoder", "haar", "orthonormal Haar wavelet: 2^d channels at half size, exactly invertible",
+      {{"spatial_dims", whatif::OptionType::Int, std::int64_t{3}, "2 or 3"}},
+      [](const whatif::Options& o) {
+        return std::make_shared<whatif_encoders::HaarEncoder>(o.get_int("spatial_dims"));
+      });
+}
+
+}  // namespace
+
+WHATIF_PLUGIN("encoders", "0.1.0", register_components)
