@@ -1,0 +1,225 @@
+#include "diffusion/diffusion_model.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
+
+#include "train/checkpoint.hpp"
+#include "whatif/registry/error.hpp"
+
+namespace whatif {
+namespace {
+
+nlohmann::json describe(const Component* c) {
+  if (!c) return nullptr;
+  return {{"kind", c->identity().kind},
+          {"name", c->identity().name},
+          {"plugin", c->identity().plugin},
+          {"version", c->identity().version},
+          {"options", nlohmann::json::parse(c->hyperparams().to_json())}};
+}
+
+}  // namespace
+
+DiffusionModel::DiffusionModel(DiffusionParts parts, ProcessConfig config)
+    : parts_(std::move(parts)), process_(config, *parts_.denoiser, *parts_.schedule) {
+  if (!parts_.encoder || !parts_.denoiser || !parts_.schedule || !parts_.sampler)
+    throw Error("diffusion: encoder, denoiser, schedule and sampler are required");
+  if (parts_.conditioning && parts_.text) parts_.conditioning->attach_text(parts_.text);
+}
+
+std::vector<std::pair<std::string, Trainable*>> DiffusionModel::trainable_parts() const {
+  std::vector<std::pair<std::string, Trainable*>> parts{{"denoiser", parts_.denoiser.get()}};
+  if (parts_.conditioning) parts.emplace_back("conditioning", parts_.conditioning.get());
+  if (parts_.text && !parts_.text->frozen()) parts.emplace_back("text", parts_.text.get());
+  return parts;
+}
+
+std::string DiffusionModel::config_json() const {
+  nlohmann::json j{{"encoder", describe(parts_.encoder.get())},
+                   {"denoiser", describe(parts_.denoiser.get())},
+                   {"schedule", describe(parts_.schedule.get())},
+                   {"sampler", describe(parts_.sampler.get())},
+                   {"conditioning", describe(parts_.conditioning.get())},
+                   {"text", describe(parts_.text.get())},
+                   {"process",
+                    {{"target", to_string(process_.config().target)},
+                     {"weighting", to_string(process_.config().weighting)},
+                     {"min_snr_gamma", process_.config().min_snr_gamma},
+                     {"sigmoid_bias", process_.config().sigmoid_bias},
+                     {"multiscale", process_.config().multiscale}}}};
+  return j.dump();
+}
+
+at::Tensor DiffusionModel::attributes_tensor(const std::vector<std::map<std::string, double>>& rows) const {
+  at::Tensor out = at::zeros({static_cast<std::int64_t>(rows.size()),
+                              static_cast<std::int64_t>(attribute_names_.size())});
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (std::size_t j = 0; j < attribute_names_.size(); ++j) {
+      const auto it = rows[i].find(attribute_names_[j]);
+      if (it == rows[i].end())
+        throw Error("attributes: missing '" + attribute_names_[j] + "' (the model was trained on them)");
+      out.index_put_({static_cast<std::int64_t>(i), static_cast<std::int64_t>(j)}, it->second);
+    }
+  return out;
+}
+
+TrainResult DiffusionModel::fit(const Dataset& data, const FitOptions& options) {
+  const std::int64_t n = data.size();
+  if (n == 0) throw Error("diffusion fit: the dataset is empty");
+  const Example first = data.get(0);
+  image_shape_.assign(first.image.sizes().begin(), first.image.sizes().end());
+  attribute_names_ = data.attribute_names();
+  if (parts_.text && !parts_.text->frozen()) {
+    std::vector<std::string> corpus;
+    for (std::int64_t i = 0; i < n; ++i) corpus.push_back(data.get(i).text);
+    parts_.text->fit_tokenizer(corpus, options.tokenizer_dir);
+  }
+  TrainConfig train = options.train;
+  train.config_json = config_json();
+  Trainer trainer(train, trainable_parts());
+  const std::int64_t batch = options.batch_size;
+  auto loss = [&](std::int64_t, std::int64_t, at::Generator& generator,
+                  std::map<std::string, double>&) {
+    const at::Tensor indices = at::randint(n, {batch}, generator, at::kLong);
+    std::vector<at::Tensor> images;
+    CondInput input;
+    std::vector<std::map<std::string, double>> attributes;
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const Example e = data.get(indices[b].item<std::int64_t>());
+      images.push_back(e.image);
+      input.text.push_back(e.text);
+      attributes.push_back(e.attributes);
+    }
+    at::Tensor x0;
+    {
+      at::NoGradGuard no_grad;
+      x0 = parts_.encoder->encode(at::stack(images));
+    }
+    Cond cond;
+    if (parts_.conditioning) {
+      if (!attribute_names_.empty()) input.attributes = attributes_tensor(attributes);
+      cond = parts_.conditioning->encode(input);
+      const double p = parts_.conditioning->dropout();
+      if (p > 0) {
+        const at::Tensor drop = at::rand({batch}, generator) < p;
+        cond = parts_.conditioning->drop(cond, drop);
+      }
+    }
+    return process_.loss(x0, cond, generator);
+  };
+  TrainResult result = trainer.fit(loss);
+  trainer.use_ema(true);  // sample with the averaged weights
+  return result;
+}
+
+Cond DiffusionModel::condition(const GenerateOptions& o, std::int64_t& batch) {
+  CondInput input;
+  if (!o.prompts.empty()) {
+    input.text = o.prompts;
+    batch = static_cast<std::int64_t>(o.prompts.size());
+  } else if (!o.attributes.empty()) {
+    input.attributes = attributes_tensor(o.attributes);
+    batch = static_cast<std::int64_t>(o.attributes.size());
+  } else {
+    batch = o.count;
+  }
+  if (batch <= 0) throw Error("generate: give prompts, attributes or a positive count");
+  if (!parts_.conditioning) {
+    if (!o.prompts.empty() || !o.attributes.empty())
+      throw Error("generate: this model has no conditioning; give only a count");
+    return {};
+  }
+  if (o.prompts.empty() && o.attributes.empty()) return parts_.conditioning->null(batch);
+  return parts_.conditioning->encode(input);
+}
+
+DenoiseFn DiffusionModel::guided(const GenerateOptions& o, std::int64_t& batch) {
+  const Cond cond = condition(o, batch);
+  if (!parts_.conditioning) return process_.guided(cond, cond, 1.0);
+  return process_.guided(cond, parts_.conditioning->null(batch), o.guidance);
+}
+
+at::Tensor DiffusionModel::start_noise(std::int64_t batch, std::uint64_t seed, double t_start) const {
+  if (image_shape_.empty())
+    throw Error("generate: the model does not know its image shape (fit or load it first)");
+  std::vector<std::int64_t> shape{batch};
+  for (const auto s : parts_.encoder->latent_shape(image_shape_)) shape.push_back(s);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const at::Tensor eps = at::randn(shape, generator);
+  // x at t_start is σ(t_start) ε (plus α x, negligible at the start of sampling from noise).
+  const auto [alpha, sigma] = parts_.schedule->alpha_sigma(at::full({1}, t_start, at::kDouble));
+  return eps * sigma.item<double>();
+}
+
+at::Tensor DiffusionModel::generate(const GenerateOptions& o) {
+  at::NoGradGuard no_grad;
+  std::int64_t batch = 0;
+  const DenoiseFn denoise = guided(o, batch);
+  SampleOptions sample;
+  sample.steps = o.steps;
+  sample.t_start = o.t_start;
+  sample.generator = at::make_generator<at::CPUGeneratorImpl>(o.seed + 1);
+  const at::Tensor z = parts_.sampler->sample(denoise, *parts_.schedule, start_noise(batch, o.seed, o.t_start), sample);
+  return parts_.encoder->decode(z);
+}
+
+std::pair<at::Tensor, at::Tensor> DiffusionModel::counterfactual_fixed_noise(const GenerateOptions& a,
+                                                                             const GenerateOptions& b) {
+  if (a.seed != b.seed) throw Error("fixed-noise counterfactuals need the same seed for both conditions");
+  return {generate(a), generate(b)};
+}
+
+at::Tensor DiffusionModel::counterfactual_inversion(const at::Tensor& images, const GenerateOptions& factual,
+                                                    const GenerateOptions& counterfactual, double strength) {
+  if (!parts_.sampler->invertible())
+    throw Error("inversion needs a deterministic, invertible sampler such as ddim with eta=0");
+  if (!(strength > 0 && strength <= 1)) throw Error("inversion strength must be in (0, 1]");
+  at::NoGradGuard no_grad;
+  std::int64_t batch = 0;
+  const DenoiseFn forward = guided(factual, batch);
+  if (batch != images.size(0)) throw Error("inversion: one factual condition per image");
+  std::int64_t cf_batch = 0;
+  const DenoiseFn backward = guided(counterfactual, cf_batch);
+  if (cf_batch != batch) throw Error("inversion: one counterfactual condition per image");
+  SampleOptions sample;
+  sample.steps = factual.steps;
+  sample.t_start = strength;
+  const at::Tensor z0 = parts_.encoder->encode(images);
+  const at::Tensor zt = parts_.sampler->invert(forward, *parts_.schedule, z0, sample);
+  return parts_.encoder->decode(parts_.sampler->sample(backward, *parts_.schedule, zt, sample));
+}
+
+void DiffusionModel::save(const std::string& path) const {
+  Checkpoint c;
+  for (const auto& [prefix, part] : trainable_parts()) {
+    for (auto& [name, p] : part->named_parameters()) c.groups["params"].emplace_back(prefix + "." + name, p);
+    for (auto& [name, b] : part->named_buffers()) c.groups["buffers"].emplace_back(prefix + "." + name, b);
+  }
+  c.strings["config"] = config_json();
+  c.strings["format"] = "whatif-diffusion-1";
+  c.strings["attribute_names"] = nlohmann::json(attribute_names_).dump();
+  c.strings["image_shape"] = nlohmann::json(image_shape_).dump();
+  write_checkpoint(path, c);
+}
+
+void DiffusionModel::load(const std::string& path) {
+  const Checkpoint c = read_checkpoint(path);
+  if (!c.strings.count("format") || c.strings.at("format") != "whatif-diffusion-1")
+    throw Error(path + ": not a whatif diffusion model (save one with model:save)");
+  NamedTensors params, buffers;
+  for (const auto& [prefix, part] : trainable_parts()) {
+    for (auto& [name, p] : part->named_parameters()) params.emplace_back(prefix + "." + name, p);
+    for (auto& [name, b] : part->named_buffers()) buffers.emplace_back(prefix + "." + name, b);
+  }
+  const auto group = [&](const std::string& g) {
+    const auto it = c.groups.find(g);
+    return it == c.groups.end() ? NamedTensors{} : it->second;
+  };
+  restore_tensors(group("params"), params, false, path);
+  restore_tensors(group("buffers"), buffers, true, path);
+  attribute_names_ = nlohmann::json::parse(c.strings.at("attribute_names")).get<std::vector<std::string>>();
+  image_shape_ = nlohmann::json::parse(c.strings.at("image_shape")).get<std::vector<std::int64_t>>();
+}
+
+}  // namespace whatif

@@ -1,0 +1,195 @@
+#include "train/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "train/autocast.hpp"
+#include "train/checkpoint.hpp"
+#include "util/log.hpp"
+#include "util/progress.hpp"
+#include "whatif/registry/error.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace whatif {
+
+std::uint64_t Trainer::step_seed(std::uint64_t seed, std::int64_t step, std::int64_t micro) {
+  std::uint64_t z = seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(step) * 0xBF58476D1CE4E5B9ULL +
+                    static_cast<std::uint64_t>(micro) * 0x94D049BB133111EBULL + 0x2545F4914F6CDD1DULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return (z ^ (z >> 31)) >> 1;  // keep it positive for at::manual_seed
+}
+
+Trainer::Trainer(TrainConfig config, std::vector<std::pair<std::string, Trainable*>> parts)
+    : config_(std::move(config)), parts_(std::move(parts)) {
+  if (config_.steps < 0 || config_.accumulate < 1)
+    throw Error("training needs steps >= 0 and accumulate >= 1");
+  for (const auto& [prefix, part] : parts_)
+    for (auto& [name, p] : part->named_parameters())
+      if (p.requires_grad()) params_.emplace_back(prefix + "." + name, p);
+  for (const auto& [name, p] : params_) {
+    m_.push_back(at::zeros_like(p));
+    v_.push_back(at::zeros_like(p));
+    if (config_.ema_decay > 0) ema_.push_back(p.detach().clone());
+  }
+}
+
+double Trainer::learning_rate(std::int64_t step) const {
+  if (config_.warmup > 0 && step < config_.warmup)
+    return config_.lr * static_cast<double>(step + 1) / static_cast<double>(config_.warmup);
+  const double span = std::max<std::int64_t>(1, config_.steps - config_.warmup);
+  const double progress = std::min(1.0, static_cast<double>(step - config_.warmup) / span);
+  const double cosine = 0.5 * (1.0 + std::cos(M_PI * progress));
+  return config_.lr * (config_.min_lr_ratio + (1.0 - config_.min_lr_ratio) * cosine);
+}
+
+void Trainer::use_ema(bool on) {
+  if (ema_.empty() || on == ema_active_) return;
+  at::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor current = params_[i].second.detach().clone();
+    params_[i].second.copy_(ema_[i]);
+    ema_[i] = current;
+  }
+  ema_active_ = on;
+}
+
+void Trainer::save(std::int64_t step, const std::vector<double>& losses) {
+  if (config_.checkpoint.empty()) return;
+  Checkpoint c;
+  auto& params = c.groups["params"];
+  auto& buffers = c.groups["buffers"];
+  for (const auto& [prefix, part] : parts_) {
+    for (auto& [name, p] : part->named_parameters()) params.emplace_back(prefix + "." + name, p);
+    for (auto& [name, b] : part->named_buffers()) buffers.emplace_back(prefix + "." + name, b);
+  }
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    c.groups["optim/m"].emplace_back(params_[i].first, m_[i]);
+    c.groups["optim/v"].emplace_back(params_[i].first, v_[i]);
+    if (!ema_.empty()) c.groups["ema"].emplace_back(params_[i].first, ema_[i]);
+  }
+  c.integers["step"] = step;
+  c.integers["seed"] = static_cast<std::int64_t>(config_.seed);
+  c.strings["config"] = config_.config_json;
+  c.strings["format"] = "whatif-checkpoint-1";
+  c.losses = losses;
+  write_checkpoint(config_.checkpoint, c);
+}
+
+std::int64_t Trainer::load(std::vector<double>& losses) {
+  const Checkpoint c = read_checkpoint(config_.checkpoint);
+  const std::string what = config_.checkpoint;
+  if (c.strings.count("config") && c.strings.at("config") != config_.config_json)
+    throw Error(what + ": was written by another configuration; delete it or use another "
+                       "checkpoint path to start over");
+  NamedTensors all_params, all_buffers;
+  for (const auto& [prefix, part] : parts_) {
+    for (auto& [name, p] : part->named_parameters()) all_params.emplace_back(prefix + "." + name, p);
+    for (auto& [name, b] : part->named_buffers()) all_buffers.emplace_back(prefix + "." + name, b);
+  }
+  auto group = [&](const std::string& g) {
+    const auto it = c.groups.find(g);
+    return it == c.groups.end() ? NamedTensors{} : it->second;
+  };
+  restore_tensors(group("params"), all_params, false, what);
+  restore_tensors(group("buffers"), all_buffers, true, what);
+  auto aligned = [&](std::vector<at::Tensor>& into) {
+    NamedTensors view;
+    for (std::size_t i = 0; i < params_.size(); ++i) view.emplace_back(params_[i].first, into[i]);
+    return view;
+  };
+  restore_tensors(group("optim/m"), aligned(m_), false, what);
+  restore_tensors(group("optim/v"), aligned(v_), false, what);
+  if (!ema_.empty()) restore_tensors(group("ema"), aligned(ema_), false, what);
+  losses = c.losses;
+  return c.integers.count("step") ? c.integers.at("step") : 0;
+}
+
+TrainResult Trainer::fit(const MicroLoss& loss) {
+  TrainResult result;
+  std::vector<double> losses;
+  std::int64_t start = 0;
+  if (!config_.checkpoint.empty() && config_.resume && std::filesystem::exists(config_.checkpoint)) {
+    start = load(losses);
+    logger()->info("{}: resuming from {} at step {}", config_.label, config_.checkpoint, start);
+  }
+  result.resumed_from = start;
+  for (const auto& [prefix, part] : parts_) part->train(true);
+  const auto began = std::chrono::steady_clock::now();
+  Progress progress(config_.steps - start, config_.label);
+  const double b1 = config_.beta1, b2 = config_.beta2;
+  std::int64_t step = start;
+  for (; step < config_.steps; ++step) {
+    for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();
+    std::map<std::string, double> logs;
+    double step_loss = 0;
+    for (std::int64_t micro = 0; micro < config_.accumulate; ++micro) {
+      const std::uint64_t s = step_seed(config_.seed, step, micro);
+      at::manual_seed(s);  // dropout and anything else drawing from the global generator
+      at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(s);
+      at::Tensor value;
+      {
+        AutocastGuard autocast(config_.bf16);
+        value = loss(step, micro, generator, logs);
+      }
+      const double v = value.item<double>();
+      if (!std::isfinite(v))
+        throw Error(config_.label + ": loss is " + (std::isnan(v) ? "NaN" : "Inf") + " at step " +
+                    std::to_string(step) + "; stopping (lower lr, keep grad_clip on, check the data)");
+      (value / static_cast<double>(config_.accumulate)).backward();
+      step_loss += v / static_cast<double>(config_.accumulate);
+    }
+    at::NoGradGuard no_grad;
+    if (config_.grad_clip > 0) {
+      double total = 0;
+      for (auto& [name, p] : params_)
+        if (p.grad().defined()) total += p.grad().to(at::kDouble).square().sum().item<double>();
+      const double norm = std::sqrt(total);
+      logs["grad_norm"] = norm;
+      if (!std::isfinite(norm))
+        throw Error(config_.label + ": gradient is not finite at step " + std::to_string(step));
+      if (norm > config_.grad_clip)
+        for (auto& [name, p] : params_)
+          if (p.grad().defined()) p.mutable_grad().mul_(config_.grad_clip / (norm + 1e-6));
+    }
+    const double lr = learning_rate(step);
+    const double t = static_cast<double>(step + 1);
+    const double correction1 = 1.0 - std::pow(b1, t), correction2 = 1.0 - std::pow(b2, t);
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      at::Tensor& p = params_[i].second;
+      if (!p.grad().defined()) continue;
+      const at::Tensor g = p.grad();
+      if (config_.weight_decay > 0) p.mul_(1.0 - lr * config_.weight_decay);
+      m_[i].mul_(b1).add_(g, 1.0 - b1);
+      v_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
+      const at::Tensor denominator = (v_[i] / correction2).sqrt_().add_(config_.eps);
+      p.addcdiv_(m_[i], denominator, -lr / correction1);
+      if (!ema_.empty()) ema_[i].mul_(config_.ema_decay).add_(p, 1.0 - config_.ema_decay);
+    }
+    losses.push_back(step_loss);
+    std::ostringstream status;
+    status << "loss=" << step_loss << " lr=" << lr;
+    progress.tick(1, status.str());
+    const bool last = step + 1 == config_.steps;
+    if ((config_.checkpoint_every > 0 && (step + 1) % config_.checkpoint_every == 0) || last)
+      save(step + 1, losses);
+    if (config_.stop_after >= 0 && step + 1 >= config_.stop_after) {
+      ++step;
+      break;
+    }
+  }
+  progress.finish();
+  for (const auto& [prefix, part] : parts_) part->train(false);
+  result.steps_done = step;
+  result.losses = losses;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  return result;
+}
+
+}  // namespace whatif

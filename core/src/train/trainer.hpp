@@ -1,0 +1,82 @@
+#pragma once
+// The one training loop every learned part uses: AdamW (Loshchilov & Hutter 2019), linear warmup
+// then cosine decay, gradient clipping, EMA of the weights, gradient accumulation, bf16 autocast
+// behind one switch, a NaN/Inf guard, progress with loss/rate/ETA, and HDF5 checkpoints every K
+// steps and at the end.
+//
+// Exact resume: all randomness of step s comes from generators seeded with (seed, s) — the
+// batch, the noise, and the global generator used by dropout — so a run resumed from a checkpoint
+// at step s performs bit-identical steps to one that never stopped (same build, same threads).
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Generator.h>
+
+#include "whatif/tensor.hpp"
+
+namespace whatif {
+
+struct TrainConfig {
+  std::int64_t steps = 1000;
+  std::int64_t accumulate = 1;  // micro-batches per optimizer step
+  double lr = 1e-3;
+  std::int64_t warmup = 100;
+  double min_lr_ratio = 0.1;  // cosine decays to lr · min_lr_ratio
+  double weight_decay = 0.0;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double grad_clip = 1.0;  // global norm; 0 disables
+  double ema_decay = 0.999;  // 0 disables
+  bool bf16 = false;
+  std::uint64_t seed = 0;
+  std::int64_t checkpoint_every = 0;  // 0: only at the end
+  std::string checkpoint;            // path; empty: no checkpoints
+  bool resume = true;                // continue from `checkpoint` if it exists
+  std::string config_json = "{}";    // stored in checkpoints
+  std::string label = "train";
+  std::int64_t stop_after = -1;      // stop (as if interrupted) after this step; tests use it
+};
+
+struct TrainResult {
+  std::int64_t steps_done = 0;  // total, including resumed ones
+  std::int64_t resumed_from = 0;
+  std::vector<double> losses;   // one per step, from step 0
+  double seconds = 0;           // this process's training time
+};
+
+// Loss of one micro-batch. `generator` is seeded per (seed, step, micro); `logs` collects extra
+// figures to show beside the loss.
+using MicroLoss = std::function<at::Tensor(std::int64_t step, std::int64_t micro,
+                                           at::Generator& generator,
+                                           std::map<std::string, double>& logs)>;
+
+class Trainer {
+ public:
+  // `parts`: (prefix, part) pairs; parameters are named "<prefix>.<name>".
+  Trainer(TrainConfig config, std::vector<std::pair<std::string, Trainable*>> parts);
+
+  TrainResult fit(const MicroLoss& loss);
+
+  // Swaps the EMA weights into the model (for sampling and evaluation) or back.
+  void use_ema(bool on);
+  const TrainConfig& config() const { return config_; }
+
+  // Deterministic seed for (seed, step, micro) — SplitMix64 mixing.
+  static std::uint64_t step_seed(std::uint64_t seed, std::int64_t step, std::int64_t micro);
+
+ private:
+  void save(std::int64_t step, const std::vector<double>& losses);
+  std::int64_t load(std::vector<double>& losses);
+  double learning_rate(std::int64_t step) const;
+
+  TrainConfig config_;
+  std::vector<std::pair<std::string, Trainable*>> parts_;
+  NamedTensors params_;                   // trainable parameters, by full name
+  std::vector<at::Tensor> m_, v_, ema_;   // AdamW moments and EMA, aligned with params_
+  bool ema_active_ = false;
+};
+
+}  // namespace whatif
