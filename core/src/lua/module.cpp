@@ -9,6 +9,7 @@
 
 #include "host/host.hpp"
 #include "lua/convert.hpp"
+#include "lua/diffusion_binding.hpp"
 #include "lua/params.hpp"
 #include "util/log.hpp"
 #include "util/progress.hpp"
@@ -258,6 +259,7 @@ void open_module(lua_State* L, Script::State& state) {
                                        {nullptr, nullptr}};
   lua_newtable(L);
   set_functions(L, functions);
+  open_diffusion(L);
   for (const auto& kind : Registry::kinds()) {
     lua_pushstring(L, kind.c_str());
     lua_pushcclosure(L, guarded<construct>, 1);
