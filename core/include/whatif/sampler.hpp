@@ -30,7 +30,8 @@ class Sampler : public Component {
  public:
   ~Sampler() override;
 
-  // From x at t_start to t_end; returns the final x̂.
+  // From x at t_start to x at t_end, on a uniform grid of options.steps steps in t. At t_end = 0
+  // that is clean data wherever σ(0) = 0; schedules with σ(0) > 0 (cosine, edm) leave that level.
   virtual at::Tensor sample(const DenoiseFn& denoise, const Schedule& schedule, at::Tensor x,
                             const SampleOptions& options) const = 0;
   virtual bool invertible() const { return false; }
