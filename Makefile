@@ -33,7 +33,8 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 demo: build
-	$(BUILD)/whatif run experiments/quickstart.lua
+	$(BUILD)/whatif run experiments/quickstart.lua --out runs/quickstart
+	$(BUILD)/whatif report runs/quickstart
 
 bench: build
 	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && "$$b"; done; true

@@ -9,10 +9,12 @@
 #include <boost/program_options.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/data_command.hpp"
+#include "cli/results_command.hpp"
+#include "cli/run_script.hpp"
 #include "host/environment.hpp"
 #include "host/host.hpp"
 #include "lua/script.hpp"
-#include "util/log.hpp"
 #include "whatif/registry/registry.hpp"
 #include "whatif/registry/suggest.hpp"
 
@@ -34,6 +36,9 @@ const char* kUsage =
     "  plugins list      list registered components: kind, name, version, library\n"
     "  plugins info K/N  show a component's doc and options, e.g. schedule/constant-snr\n"
     "  version           whatif, LibTorch, BLAS, CPU and bf16 facts of this machine\n"
+    "  data ACTION       make, inspect and export dataset stores (whatif data --help)\n"
+    "  report RUN_DIR    Markdown + CSV tables, curves and sample montages of a run\n"
+    "  verify SCRIPT     rerun a script and compare with --against RUN_DIR\n"
     "\n"
     "Each command takes --help.\n";
 
@@ -78,13 +83,15 @@ int command_run(const std::vector<std::string>& args) {
       "out", po::value<std::string>(), "run directory (default runs/<script name>)")(
       "threads", po::value<int>(), "intra-op threads (default: number of cores)")(
       "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
-      "dry-run", "resolve and print the parameters, build nothing");
+      "dry-run", "resolve and print the parameters, build nothing")(
+      "fresh", "discard earlier arm results in the run directory and start over")(
+      "shard", po::value<std::string>(), "run only shard i of N of the arms: --shard i/N (Slurm arrays)");
   add_plugin_path(options);
   po::positional_options_description positional;
   positional.add("script", 1);
   po::variables_map vm;
   if (!parse(args, "usage: whatif run SCRIPT [--set k=v]... [--preset P] [--out DIR] "
-                   "[--threads N] [--device cpu|cuda] [--dry-run]",
+                   "[--threads N] [--device cpu|cuda] [--dry-run] [--fresh] [--shard i/N]",
              options, positional, vm))
     return 0;
 
@@ -95,16 +102,18 @@ int command_run(const std::vector<std::string>& args) {
   script.dry_run = vm.count("dry-run") > 0;
   script.run_dir = vm.count("out") ? vm["out"].as<std::string>()
                                    : (fs::path("runs") / fs::path(script.path).stem()).string();
-  if (!fs::is_regular_file(script.path)) throw Error(script.path + ": no such script");
-
-  Host host(host_config(vm));
-  if (!script.dry_run) {
-    fs::create_directories(script.run_dir);
-    log_to_file((fs::path(script.run_dir) / "whatif.log").string());
-    logger()->info("run {} -> {} ({} threads, {})", script.path, script.run_dir, host.threads(),
-                   host.device().str());
+  script.fresh = vm.count("fresh") > 0;
+  if (vm.count("shard")) {
+    const std::string shard = vm["shard"].as<std::string>();
+    int index = -1, count = 0;
+    char slash = 0;
+    std::istringstream in(shard);
+    if (!(in >> index >> slash >> count) || slash != '/' || count < 1 || index < 0 || index >= count || !in.eof())
+      throw UsageError("--shard " + shard + ": expected i/N with 0 <= i < N");
+    script.shard_index = index;
+    script.shard_count = count;
   }
-  Script(host, script).run();
+  execute_script(script, host_config(vm));
   return 0;
 }
 
@@ -186,7 +195,8 @@ int dispatch(int argc, char** argv) {
   }
   if (command == "--version") return command_version({});
   static const std::map<std::string, int (*)(const std::vector<std::string>&)> commands{
-      {"run", command_run}, {"plugins", command_plugins}, {"version", command_version}};
+      {"run", command_run}, {"plugins", command_plugins}, {"version", command_version},
+      {"data", command_data}, {"report", command_report}, {"verify", command_verify}};
   const auto it = commands.find(command);
   if (it == commands.end()) {
     std::vector<std::string> names;

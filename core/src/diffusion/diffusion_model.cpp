@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "train/checkpoint.hpp"
+#include "util/progress.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace whatif {
@@ -67,12 +68,22 @@ at::Tensor DiffusionModel::attributes_tensor(const std::vector<std::map<std::str
 TrainResult DiffusionModel::fit(const Dataset& data, const FitOptions& options) {
   const std::int64_t n = data.size();
   if (n == 0) throw Error("diffusion fit: the dataset is empty");
-  const Example first = data.get(0);
-  image_shape_.assign(first.image.sizes().begin(), first.image.sizes().end());
+  // Small datasets are read once into memory (every example is revisited many times); the
+  // examples are generated or decoded by the dataset exactly once.
+  std::vector<Example> examples;
+  examples.reserve(static_cast<std::size_t>(n));
+  {
+    Progress progress(n, "reading data");
+    for (std::int64_t i = 0; i < n; ++i) {
+      examples.push_back(data.get(i));
+      progress.tick();
+    }
+  }
+  image_shape_.assign(examples.front().image.sizes().begin(), examples.front().image.sizes().end());
   attribute_names_ = data.attribute_names();
   if (parts_.text && !parts_.text->frozen()) {
     std::vector<std::string> corpus;
-    for (std::int64_t i = 0; i < n; ++i) corpus.push_back(data.get(i).text);
+    for (const auto& e : examples) corpus.push_back(e.text);
     parts_.text->fit_tokenizer(corpus, options.tokenizer_dir);
   }
   TrainConfig train = options.train;
@@ -86,7 +97,7 @@ TrainResult DiffusionModel::fit(const Dataset& data, const FitOptions& options) 
     CondInput input;
     std::vector<std::map<std::string, double>> attributes;
     for (std::int64_t b = 0; b < batch; ++b) {
-      const Example e = data.get(indices[b].item<std::int64_t>());
+      const Example& e = examples[static_cast<std::size_t>(indices[b].item<std::int64_t>())];
       images.push_back(e.image);
       input.text.push_back(e.text);
       attributes.push_back(e.attributes);

@@ -138,8 +138,21 @@ at::Tensor DiffusionProcess::loss(const at::Tensor& x0, const Cond& cond, at::Ge
 }
 
 Cond concat(const Cond& a, const Cond& b) {
-  return Cond{cat_defined(a.context, b.context), cat_defined(a.context_mask, b.context_mask),
-              cat_defined(a.vector, b.vector), cat_defined(a.spatial, b.spatial)};
+  Cond x = a, y = b;
+  // Context lengths may differ (a prompt vs the one-token null): pad the shorter with masked zeros.
+  if (x.context.defined() && y.context.defined() && x.context.size(1) != y.context.size(1)) {
+    const std::int64_t t = std::max(x.context.size(1), y.context.size(1));
+    for (Cond* c : {&x, &y}) {
+      const std::int64_t pad = t - c->context.size(1);
+      if (!c->context_mask.defined())
+        c->context_mask = at::ones({c->context.size(0), c->context.size(1)}, at::kBool);
+      if (pad == 0) continue;
+      c->context = at::constant_pad_nd(c->context, {0, 0, 0, pad});
+      c->context_mask = at::constant_pad_nd(c->context_mask.to(at::kByte), {0, pad}).to(at::kBool);
+    }
+  }
+  return Cond{cat_defined(x.context, y.context), cat_defined(x.context_mask, y.context_mask),
+              cat_defined(x.vector, y.vector), cat_defined(x.spatial, y.spatial)};
 }
 
 DenoiseFn DiffusionProcess::guided(const Cond& cond, const Cond& null, double w) const {

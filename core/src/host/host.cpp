@@ -51,6 +51,17 @@ int core_count() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
+int default_threads() {
+  // WHATIF_THREADS lets a test runner that starts several processes at once give each one core:
+  // oversubscribed OpenMP threads spin on each other and run many times slower.
+  if (const char* env = std::getenv("WHATIF_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+    throw Error("WHATIF_THREADS=" + std::string(env) + ": expected a positive integer");
+  }
+  return core_count();
+}
+
 std::vector<std::string> default_plugin_path() {
   std::vector<std::string> path;
   // An installed whatif uses its own plugin folder; a build tree uses the build's.
@@ -74,7 +85,7 @@ std::string scripts_dir() {
 }
 
 Host::Host(const HostConfig& config)
-    : threads_(config.threads > 0 ? config.threads : core_count()),
+    : threads_(config.threads > 0 ? config.threads : default_threads()),
       device_(parse_device(config.device)) {
   if (config.threads < 0) throw Error("--threads must be positive");
   at::set_num_threads(threads_);

@@ -11,7 +11,7 @@
 namespace whatif {
 
 struct HostConfig {
-  int threads = 0;             // 0 = number of cores (LibTorch's own default is 1)
+  int threads = 0;             // 0 = default_threads() (LibTorch's own default is 1)
   std::string device = "cpu";  // cpu | cuda
   std::vector<std::string> plugin_paths;  // --plugin-path entries (folders or .so files)
 };
@@ -38,5 +38,7 @@ std::vector<std::string> default_plugin_path();
 // Folder of the `scripts/` Lua library (source tree, or the installed share folder).
 std::string scripts_dir();
 int core_count();
+// Threads when --threads is not given: $WHATIF_THREADS, else the number of cores.
+int default_threads();
 
 }  // namespace whatif

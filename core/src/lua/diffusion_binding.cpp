@@ -152,7 +152,10 @@ int model_fit(lua_State* L) {
   const std::string checkpoint = o.get_string("checkpoint");
   if (!checkpoint.empty()) fit.train.checkpoint = run_path(L, checkpoint);
   fit.train.label = "diffusion";
-  fit.tokenizer_dir = run_path(L, "tokenizer");
+  // Tokenizer files go beside the checkpoint (the arm's folder), else into the run directory.
+  fit.tokenizer_dir = checkpoint.empty()
+                          ? run_path(L, "tokenizer")
+                          : (std::filesystem::path(fit.train.checkpoint).parent_path() / "tokenizer").string();
   const TrainResult result = model->fit(*dataset, fit);
   lua_newtable(L);
   push_value(L, Value(result.losses));
@@ -272,6 +275,31 @@ int tensor_select(lua_State* L) {
   return 1;
 }
 
+// Elementwise arithmetic with tensors or numbers: a - b, a + b, a * 2, a / b.
+at::Tensor operand(lua_State* L, int index) {
+  if (lua_type(L, index) == LUA_TNUMBER) return at::scalar_tensor(lua_tonumber(L, index), at::kFloat);
+  return check_tensor(L, index);
+}
+template <int Op>
+int tensor_arith(lua_State* L) {
+  const at::Tensor a = operand(L, 1), b = operand(L, 2);
+  push_tensor(L, Op == 0 ? a + b : Op == 1 ? a - b : Op == 2 ? a * b : a / b);
+  return 1;
+}
+
+// t:gt(x), t:lt(x) — 1 where the comparison holds, else 0 (float, so :mean() is a fraction).
+template <bool Greater>
+int tensor_compare(lua_State* L) {
+  const at::Tensor t = check_tensor(L, 1), x = operand(L, 2);
+  push_tensor(L, (Greater ? t > x : t < x).to(at::kFloat));
+  return 1;
+}
+
+int tensor_abs(lua_State* L) {
+  push_tensor(L, check_tensor(L, 1).abs());
+  return 1;
+}
+
 int tensor_tostring(lua_State* L) {
   const at::Tensor t = check_tensor(L, 1);
   const std::string text = "Tensor" + c10::str(t.sizes()) + " " + std::string(c10::toString(t.scalar_type()));
@@ -314,12 +342,22 @@ void open_diffusion(lua_State* L) {
                                             {"max", guarded<tensor_reduce<max_of>>},
                                             {"sum", guarded<tensor_reduce<sum_of>>},
                                             {"select", guarded<tensor_select>},
+                                            {"gt", guarded<tensor_compare<true>>},
+                                            {"lt", guarded<tensor_compare<false>>},
+                                            {"abs", guarded<tensor_abs>},
                                             {nullptr, nullptr}};
   luaL_newmetatable(L, kTensorMeta);
   lua_pushcfunction(L, tensor_gc);
   lua_setfield(L, -2, "__gc");
   lua_pushcfunction(L, guarded<tensor_tostring>);
   lua_setfield(L, -2, "__tostring");
+  for (const auto& [name, fn] : {std::pair<const char*, lua_CFunction>{"__add", guarded<tensor_arith<0>>},
+                                 {"__sub", guarded<tensor_arith<1>>},
+                                 {"__mul", guarded<tensor_arith<2>>},
+                                 {"__div", guarded<tensor_arith<3>>}}) {
+    lua_pushcfunction(L, fn);
+    lua_setfield(L, -2, name);
+  }
   lua_newtable(L);
   luaL_setfuncs(L, tensor_methods, 0);
   lua_setfield(L, -2, "__index");

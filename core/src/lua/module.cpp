@@ -10,6 +10,7 @@
 #include "host/host.hpp"
 #include "lua/convert.hpp"
 #include "lua/diffusion_binding.hpp"
+#include "lua/experiment_binding.hpp"
 #include "lua/params.hpp"
 #include "util/log.hpp"
 #include "util/progress.hpp"
@@ -23,12 +24,7 @@ const char* kStateKey = "whatif.state";
 const char* kComponentMeta = "whatif.Component";
 const char* kProgressMeta = "whatif.Progress";
 
-Script::State& state_of(lua_State* L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, kStateKey);
-  auto* state = static_cast<Script::State*>(lua_touserdata(L, -1));
-  lua_pop(L, 1);
-  return *state;
-}
+Script::State& state_of(lua_State* L) { return script_state(L); }
 
 // whatif.params{name = default, ..., presets = {smoke = {...}, ...}}
 int params(lua_State* L) {
@@ -210,6 +206,13 @@ void set_functions(lua_State* L, const luaL_Reg* functions) { luaL_setfuncs(L, f
 
 }  // namespace
 
+Script::State& script_state(lua_State* L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, kStateKey);
+  auto* state = static_cast<Script::State*>(lua_touserdata(L, -1));
+  lua_pop(L, 1);
+  return *state;
+}
+
 void push_component(lua_State* L, std::shared_ptr<Component> component) {
   void* memory = lua_newuserdatauv(L, sizeof(ComponentBox), 0);
   new (memory) ComponentBox(std::move(component));
@@ -260,6 +263,7 @@ void open_module(lua_State* L, Script::State& state) {
   lua_newtable(L);
   set_functions(L, functions);
   open_diffusion(L);
+  open_experiment(L);
   for (const auto& kind : Registry::kinds()) {
     lua_pushstring(L, kind.c_str());
     lua_pushcclosure(L, guarded<construct>, 1);

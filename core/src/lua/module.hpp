@@ -17,7 +17,13 @@ struct Script::State {
   bool params_called = false;
   std::string params_json = "{}";
   bool dry_run_stopped = false;
+  int failed_arms = 0;
 };
+
+namespace lua {
+// The script state behind a Lua state.
+Script::State& script_state(lua_State* L);
+}  // namespace lua
 
 namespace lua {
 

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include <ATen/Context.h>
+
 #include "host/host.hpp"
 #include "lua/module.hpp"
 #include "lua/sandbox.hpp"
@@ -43,6 +45,9 @@ void Script::execute(const std::string& code, const std::string& chunkname) {
     throw;
   }
   const auto& args = state_->args;
+  if (state_->failed_arms > 0)
+    throw Error(args.path + ": " + std::to_string(state_->failed_arms) +
+                " arm(s) failed; their messages and tracebacks are in " + args.run_dir + "/*.h5");
   if (!state_->params_called && (!args.sets.empty() || !args.preset.empty()))
     throw Error(args.path + ": " + (args.sets.empty() ? "--preset" : "--set") +
                 " given, but the script declares no parameters (whatif.params{...})");
@@ -51,6 +56,7 @@ void Script::execute(const std::string& code, const std::string& chunkname) {
 void Script::run() {
   if (!fs::is_regular_file(state_->args.path))
     throw Error(state_->args.path + ": no such script");
+  at::manual_seed(0);  // components built outside an arm start from the same weights every run
   execute("", "");
 }
 

@@ -18,6 +18,9 @@ struct ScriptArgs {
   std::string preset;             // --preset NAME
   bool dry_run = false;           // resolve parameters, print them, build nothing
   std::string run_dir;            // --out
+  bool fresh = false;             // --fresh: discard earlier arm results
+  int shard_index = 0;            // --shard i/N: run arms with index % N == i
+  int shard_count = 1;
 };
 
 // A script failed. what() is one line, "file:line: message"; traceback() is Lua's.

@@ -1,0 +1,305 @@
+#include "cli/data_command.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <optional>
+#include <set>
+
+#include <ATen/ATen.h>
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "data/montage.hpp"
+#include "util/progress.hpp"
+#include "whatif/data/manifest.hpp"
+#include "whatif/data/preprocess.hpp"
+#include "whatif/data/store.hpp"
+#include "whatif/data/synthetic_brain.hpp"
+#include "whatif/registry/error.hpp"
+#include "whatif/registry/suggest.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace whatif {
+namespace {
+
+struct DataUsageError : Error {
+  using Error::Error;
+};
+
+const char* kDataUsage =
+    "usage: whatif data <action> [options]\n"
+    "\n"
+    "actions:\n"
+    "  synth brain --task ms|ad --subjects N --size S [--dims 2|3] [--seed K] [--out F.h5]\n"
+    "                      the ground-truth counterfactual brain benchmark\n"
+    "  import MANIFEST --size S [--spacing MM] --out F.h5\n"
+    "                      NIfTI/NRRD/MHA/DICOM/PNG files listed in a CSV or JSONL manifest\n"
+    "  info F.h5           what a store holds\n"
+    "  show F.h5 --index I --png out.png      mid-slices with the mask overlaid\n"
+    "  export F.h5 --index I --nifti out.nii.gz   one example with its geometry\n"
+    "\n"
+    "Each action takes --help. Stores are described in docs/data.md.\n";
+
+bool parse(const std::vector<std::string>& args, const std::string& usage, po::options_description& options,
+           const po::positional_options_description& positional, po::variables_map& vm) {
+  options.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n" << options << std::endl;
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw DataUsageError(std::string(e.what()) + " (see whatif data --help)");
+  }
+  return true;
+}
+
+void refuse_existing_folder(const std::string& out) {
+  if (fs::is_directory(out)) throw Error(out + ": is a folder; --out takes a file name");
+}
+
+int synth(const std::vector<std::string>& args) {
+  po::options_description options("synth options");
+  options.add_options()("kind", po::value<std::string>()->required(), "brain")(
+      "task", po::value<std::string>()->default_value("ms"), "ms (lesion load) or ad (cognition)")(
+      "subjects", po::value<std::int64_t>()->default_value(16), "number of subjects (3 twins each)")(
+      "size", po::value<std::int64_t>()->default_value(32), "32, 64 or 128")(
+      "dims", po::value<int>()->default_value(3), "3, or 2 for one axial slice")(
+      "seed", po::value<std::uint64_t>()->default_value(0), "random seed")(
+      "templates", po::value<std::string>()->default_value("/usr/share/mricron/templates"),
+      "folder with ch2bet, aal and JHU-WhiteMatter-labels-1mm")(
+      "out", po::value<std::string>(), "output store (default brain-TASK-SIZE[-2d].h5)");
+  po::positional_options_description positional;
+  positional.add("kind", 1);
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif data synth brain --task ms|ad --subjects N --size S [--dims 2|3] "
+                   "[--seed K] [--out F.h5]",
+             options, positional, vm))
+    return 0;
+  const std::string kind = vm["kind"].as<std::string>();
+  if (kind != "brain")
+    throw DataUsageError("data synth " + kind + ": unknown kind" + did_you_mean(kind, {"brain"}) +
+                         " (available: brain)");
+  data::BrainOptions brain;
+  brain.task = vm["task"].as<std::string>();
+  brain.size = vm["size"].as<std::int64_t>();
+  brain.dims = vm["dims"].as<int>();
+  brain.seed = vm["seed"].as<std::uint64_t>();
+  brain.templates = vm["templates"].as<std::string>();
+  const std::int64_t subjects = vm["subjects"].as<std::int64_t>();
+  if (subjects < 1) throw DataUsageError("--subjects must be at least 1");
+  const std::string out = vm.count("out") ? vm["out"].as<std::string>()
+                                          : "brain-" + brain.task + "-" + std::to_string(brain.size) +
+                                                (brain.dims == 2 ? "-2d" : "") + ".h5";
+  refuse_existing_folder(out);
+  const auto start = std::chrono::steady_clock::now();
+  const data::SyntheticBrain generator(brain);
+  std::vector<std::int64_t> shape{1};
+  for (int a = 0; a < brain.dims; ++a) shape.push_back(brain.size);
+  data::StoreWriter writer(out, shape, true, true);
+  writer.set_root_attribute("source", "synthetic-brain");
+  writer.set_root_attribute("task", brain.task);
+  writer.set_root_attribute("levels", generator.level_names()[0] + "," + generator.level_names()[1] + "," +
+                                          generator.level_names()[2]);
+  writer.set_root_attribute("options", nlohmann::json{{"task", brain.task}, {"size", brain.size},
+                                                      {"dims", brain.dims}, {"seed", brain.seed},
+                                                      {"subjects", subjects}, {"templates", brain.templates}}
+                                           .dump());
+  Progress progress(subjects, "synth " + brain.task);
+  for (std::int64_t s = 0; s < subjects; ++s) {
+    for (const auto& twin : generator.subject(s)) writer.append(twin.example, twin.prompt);
+    progress.tick();
+  }
+  progress.finish();
+  for (const auto& [a, b] : data::SyntheticBrain::pairs(subjects)) writer.add_pair(a, b);
+  writer.commit();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "wrote " << out << ": " << writer.size() << " examples (" << subjects << " subjects × 3 twins) in "
+            << std::fixed << std::setprecision(1) << seconds << " s\n";
+  return 0;
+}
+
+int import(const std::vector<std::string>& args) {
+  po::options_description options("import options");
+  options.add_options()("manifest", po::value<std::string>()->required(), "CSV or JSONL manifest")(
+      "size", po::value<std::int64_t>()->required(), "cubic (square in 2D) output size")(
+      "spacing", po::value<double>()->default_value(0.0), "isotropic spacing in mm (default: fit the size)")(
+      "normalize", po::value<std::string>()->default_value("percentile"), "percentile | window | none")(
+      "low", po::value<double>()->default_value(1.0), "low percentile, or window low (HU)")(
+      "high", po::value<double>()->default_value(99.0), "high percentile, or window high (HU)")(
+      "out", po::value<std::string>()->required(), "output store");
+  po::positional_options_description positional;
+  positional.add("manifest", 1);
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif data import MANIFEST --size S [--spacing MM] --out F.h5", options, positional, vm))
+    return 0;
+  data::PreprocessOptions prep;
+  prep.size = vm["size"].as<std::int64_t>();
+  prep.spacing = vm["spacing"].as<double>();
+  prep.normalize = vm["normalize"].as<std::string>();
+  prep.low = vm["low"].as<double>();
+  prep.high = vm["high"].as<double>();
+  if (prep.size < 1) throw DataUsageError("--size must be positive");
+  const std::string out = vm["out"].as<std::string>();
+  refuse_existing_folder(out);
+  const auto rows = data::read_manifest(vm["manifest"].as<std::string>());
+  std::unique_ptr<data::StoreWriter> writer;
+  // Made after the first example, so a bad first file gives the error line alone.
+  std::optional<Progress> progress;
+  for (const auto& row : rows) {
+    const data::Volume source = data::read_volume(row.image);
+    Example e;
+    e.attributes = row.attributes;
+    const data::Volume volume = data::preprocess(source, prep, e.attributes);
+    e.image = volume.voxels.unsqueeze(0);
+    e.text = row.text;
+    e.subject = row.subject;
+    data::set_geometry(e, volume.geometry);
+    if (!writer) {
+      writer = std::make_unique<data::StoreWriter>(out, e.image.sizes().vec(), false);
+      writer->set_root_attribute("source", vm["manifest"].as<std::string>());
+      writer->set_root_attribute("preprocessing", nlohmann::json{{"size", prep.size}, {"spacing", prep.spacing},
+                                                                 {"normalize", prep.normalize}, {"low", prep.low},
+                                                                 {"high", prep.high}, {"orientation", "RAS"}}
+                                                      .dump());
+    }
+    if (e.image.sizes().vec() != std::vector<std::int64_t>{1, prep.size, prep.size, prep.size} &&
+        e.image.sizes().vec() != std::vector<std::int64_t>{1, prep.size, prep.size})
+      throw Error(row.image + ": preprocessed to an unexpected shape " + c10::str(e.image.sizes()));
+    try {
+      writer->append(e);
+    } catch (const Error& error) {
+      throw Error(row.image + ": " + error.what());
+    }
+    if (!progress) progress.emplace(static_cast<std::int64_t>(rows.size()), "import");
+    progress->tick();
+  }
+  progress->finish();
+  writer->commit();
+  std::cout << "wrote " << out << ": " << writer->size() << " examples\n";
+  return 0;
+}
+
+void add_store(po::options_description& options, po::positional_options_description& positional) {
+  options.add_options()("store", po::value<std::string>()->required(), "dataset store (.h5)");
+  positional.add("store", 1);
+}
+
+std::int64_t checked_index(const data::StoreReader& store, std::int64_t index) {
+  if (index < 0 || index >= store.size())
+    throw Error(store.path() + ": --index " + std::to_string(index) + " is out of range (0.." +
+                std::to_string(store.size() - 1) + ")");
+  return index;
+}
+
+int info(const std::vector<std::string>& args) {
+  po::options_description options("info options");
+  po::positional_options_description positional;
+  add_store(options, positional);
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif data info F.h5", options, positional, vm)) return 0;
+  const data::StoreReader store(vm["store"].as<std::string>());
+  const auto row = [](const std::string& key) -> std::ostream& {
+    return std::cout << std::left << std::setw(12) << key;
+  };
+  std::set<std::string> subjects;
+  for (std::int64_t i = 0; i < store.size(); ++i) subjects.insert(store.example(i).subject);
+  row("file") << store.path() << "\n";
+  row("examples") << store.size() << " (" << subjects.size() << " subjects)\n";
+  row("image") << c10::str(at::IntArrayRef(store.shape())) << " float32, " << store.dims() << "D"
+               << (store.has_masks() ? ", with masks" : "") << "\n";
+  if (store.size() > 0) {
+    const Example e = store.example(0);
+    row("spacing") << e.spacing[0] << " × " << e.spacing[1] << " × " << e.spacing[2] << " mm (example 0)\n";
+  }
+  row("pairs") << store.pairs().size() << "\n";
+  std::string names;
+  for (const auto& n : store.attribute_names()) names += (names.empty() ? "" : ", ") + n;
+  row("attributes") << (names.empty() ? "none" : names) << "\n";
+  for (const auto& [key, value] : store.root_attributes()) row(key) << value << "\n";
+  if (store.size() > 0) {
+    row("text[0]") << store.text(0) << "\n";
+    if (store.has_prompts()) row("prompt[0]") << store.prompt(0) << "\n";
+  }
+  return 0;
+}
+
+int show(const std::vector<std::string>& args) {
+  po::options_description options("show options");
+  po::positional_options_description positional;
+  add_store(options, positional);
+  options.add_options()("index", po::value<std::int64_t>()->default_value(0), "example index")(
+      "png", po::value<std::string>()->required(), "output PNG");
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif data show F.h5 --index I --png out.png", options, positional, vm)) return 0;
+  const data::StoreReader store(vm["store"].as<std::string>());
+  const std::string png = vm["png"].as<std::string>();
+  data::write_montage_png(store.example(checked_index(store, vm["index"].as<std::int64_t>())), png);
+  std::cout << "wrote " << png << "\n";
+  return 0;
+}
+
+int export_nifti(const std::vector<std::string>& args) {
+  po::options_description options("export options");
+  po::positional_options_description positional;
+  add_store(options, positional);
+  options.add_options()("index", po::value<std::int64_t>()->default_value(0), "example index")(
+      "nifti", po::value<std::string>()->required(), "output image (.nii.gz; .nrrd and .mha work too)")(
+      "mask", po::value<std::string>(), "also write the example's mask here");
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif data export F.h5 --index I --nifti out.nii.gz [--mask mask.nii.gz]", options,
+             positional, vm))
+    return 0;
+  const data::StoreReader store(vm["store"].as<std::string>());
+  const Example e = store.example(checked_index(store, vm["index"].as<std::int64_t>()));
+  const data::Geometry geometry = data::geometry_of(e);
+  if (e.image.size(0) != 1)
+    throw Error(store.path() + ": example has " + std::to_string(e.image.size(0)) +
+                " channels; NIfTI export takes single-channel images");
+  const std::string out = vm["nifti"].as<std::string>();
+  data::write_volume(data::Volume{e.image[0], geometry}, out);
+  std::cout << "wrote " << out << "\n";
+  if (vm.count("mask")) {
+    if (!e.mask.defined()) throw Error(store.path() + ": the store has no masks to export");
+    const std::string mask = vm["mask"].as<std::string>();
+    data::write_volume(data::Volume{e.mask[0].to(at::kFloat), geometry}, mask);
+    std::cout << "wrote " << mask << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int command_data(const std::vector<std::string>& args) {
+  static const std::map<std::string, int (*)(const std::vector<std::string>&)> actions{
+      {"synth", synth}, {"import", import}, {"info", info}, {"show", show}, {"export", export_nifti}};
+  try {
+    if (args.empty()) {
+      std::cerr << kDataUsage;
+      return 2;
+    }
+    if (args.front() == "--help" || args.front() == "-h") {
+      std::cout << kDataUsage;
+      return 0;
+    }
+    const auto it = actions.find(args.front());
+    if (it == actions.end()) {
+      std::vector<std::string> names;
+      for (const auto& [name, fn] : actions) names.push_back(name);
+      throw DataUsageError("data " + args.front() + ": unknown action" + did_you_mean(args.front(), names) +
+                           " (see whatif data --help)");
+    }
+    return it->second(std::vector<std::string>(args.begin() + 1, args.end()));
+  } catch (const DataUsageError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace whatif

@@ -1,0 +1,121 @@
+#include "cli/results_command.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/run_script.hpp"
+#include "results/report.hpp"
+#include "results/result_store.hpp"
+#include "whatif/registry/error.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace whatif {
+namespace {
+
+bool parse(const std::vector<std::string>& args, const char* usage, po::options_description& options,
+           const po::positional_options_description& positional, po::variables_map& vm) {
+  options.add_options()("help,h", "show this help");
+  po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+  if (vm.count("help")) {
+    std::cout << usage << "\n" << options << std::endl;
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
+// Timings and memory depend on the machine's load, not on the computation: verify shows them but
+// does not hold them to the tolerance.
+bool is_timing(const std::string& name) {
+  for (const char* suffix : {"_seconds", "_ms", "_mb"}) {
+    const std::string s(suffix);
+    if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int command_report(const std::vector<std::string>& args) {
+  po::options_description options("report options");
+  options.add_options()("run-dir", po::value<std::string>()->required(), "run directory of `whatif run`");
+  po::positional_options_description positional;
+  positional.add("run-dir", 1);
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif report RUN_DIR", options, positional, vm)) return 0;
+  const std::string path = write_report(vm["run-dir"].as<std::string>());
+  std::cout << "wrote " << path << "\n";
+  return 0;
+}
+
+int command_verify(const std::vector<std::string>& args) {
+  po::options_description options("verify options");
+  options.add_options()("script", po::value<std::string>()->required(), "experiment script (.lua)")(
+      "against", po::value<std::string>()->required(), "run directory to compare with")(
+      "tolerance", po::value<double>()->default_value(0.0), "largest absolute difference accepted")(
+      "out", po::value<std::string>(), "where the rerun goes (default RUN_DIR-verify)")(
+      "threads", po::value<int>(), "intra-op threads (default: as recorded, else cores)");
+  po::positional_options_description positional;
+  positional.add("script", 1);
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif verify SCRIPT --against RUN_DIR [--tolerance T]", options, positional, vm))
+    return 0;
+  const std::string against = vm["against"].as<std::string>();
+  const double tolerance = vm["tolerance"].as<double>();
+  const std::vector<ArmResult> original = read_run(against);
+
+  ScriptArgs script;
+  script.path = vm["script"].as<std::string>();
+  const auto invocation = nlohmann::json::parse(original.front().invocation_json.empty() ? "{}" : original.front().invocation_json);
+  if (invocation.contains("preset")) script.preset = invocation["preset"].get<std::string>();
+  if (invocation.contains("sets")) script.sets = invocation["sets"].get<std::vector<std::string>>();
+  script.run_dir = vm.count("out") ? vm["out"].as<std::string>() : against + "-verify";
+  script.fresh = true;
+  HostConfig config;
+  const auto provenance = nlohmann::json::parse(original.front().provenance_json.empty() ? "{}" : original.front().provenance_json);
+  if (vm.count("threads")) config.threads = vm["threads"].as<int>();
+  else if (provenance.contains("threads")) config.threads = std::stoi(provenance["threads"].get<std::string>());
+  execute_script(script, config);
+
+  const std::vector<ArmResult> rerun = read_run(script.run_dir);
+  std::map<std::string, const ArmResult*> by_id;
+  for (const auto& a : rerun) by_id[a.id] = &a;
+  int beyond = 0, compared = 0;
+  std::cout << std::left << std::setw(48) << "arm" << std::setw(22) << "metric" << std::setw(16)
+            << "original" << std::setw(16) << "rerun" << "difference\n";
+  for (const auto& a : original) {
+    const auto it = by_id.find(a.id);
+    if (it == by_id.end()) {
+      std::cout << std::setw(48) << a.id << "missing from the rerun\n";
+      ++beyond;
+      continue;
+    }
+    for (const auto& [name, value] : a.metrics) {
+      if (is_timing(name)) {
+        std::cout << std::setw(48) << a.id << std::setw(22) << name << std::setw(16) << value
+                  << "(timing: reported, not compared)\n";
+        continue;
+      }
+      ++compared;
+      const auto m = it->second->metrics.find(name);
+      const double other = m == it->second->metrics.end() ? NAN : m->second;
+      const double diff = std::abs(other - value);
+      const bool bad = !(diff <= tolerance);
+      beyond += bad;
+      std::cout << std::setw(48) << a.id << std::setw(22) << name << std::setw(16) << value
+                << std::setw(16) << other << diff << (bad ? "  BEYOND TOLERANCE" : "") << "\n";
+    }
+  }
+  std::cout << "verify: " << compared << " metric(s) compared, " << beyond << " beyond tolerance "
+            << tolerance << "\n";
+  return beyond == 0 ? 0 : 1;
+}
+
+}  // namespace whatif

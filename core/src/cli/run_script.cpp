@@ -1,0 +1,24 @@
+#include "cli/run_script.hpp"
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "util/log.hpp"
+
+namespace whatif {
+
+void execute_script(const ScriptArgs& script, const HostConfig& config) {
+  namespace fs = std::filesystem;
+  if (!fs::is_regular_file(script.path)) throw Error(script.path + ": no such script");
+  Host host(config);
+  if (!script.dry_run) {
+    fs::create_directories(script.run_dir);
+    log_to_file((fs::path(script.run_dir) / "whatif.log").string());
+    logger()->info("run {} -> {} ({} threads, {})", script.path, script.run_dir, host.threads(),
+                   host.device().str());
+  }
+  Script(host, script).run();
+}
+
+}  // namespace whatif

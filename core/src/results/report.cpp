@@ -1,0 +1,228 @@
+#include "results/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "whatif/data/volume.hpp"
+#include "whatif/registry/error.hpp"
+
+namespace whatif {
+namespace fs = std::filesystem;
+namespace {
+
+std::string number(double v) {
+  std::ostringstream out;
+  out << std::setprecision(4) << v;
+  return out.str();
+}
+
+// The parameters whose values differ across groups, in key order.
+std::vector<std::string> differing_keys(const std::vector<ArmGroup>& groups) {
+  std::map<std::string, std::set<std::string>> values;
+  std::set<std::string> keys;
+  for (const auto& g : groups) {
+    const auto arm = nlohmann::json::parse(g.arm_json);
+    for (const auto& item : arm.items()) keys.insert(item.key());
+  }
+  for (const auto& g : groups) {
+    const auto j = nlohmann::json::parse(g.arm_json);
+    for (const auto& k : keys) values[k].insert(j.contains(k) ? j[k].dump() : "-");
+  }
+  std::vector<std::string> out;
+  for (const auto& k : keys)
+    if (values[k].size() > 1) out.push_back(k);
+  return out;
+}
+
+std::string cell(const nlohmann::json& arm, const std::string& key) {
+  if (!arm.contains(key)) return "-";
+  return arm[key].is_string() ? arm[key].get<std::string>() : arm[key].dump();
+}
+
+// One SVG per curve name: a polyline per group (first seed), axes labelled with the range.
+void write_curve_svg(const std::string& path, const std::string& name,
+                     const std::vector<std::pair<std::string, std::vector<double>>>& series) {
+  double lo = INFINITY, hi = -INFINITY;
+  std::size_t longest = 1;
+  for (const auto& [label, v] : series) {
+    longest = std::max(longest, v.size());
+    for (const double x : v)
+      if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
+  }
+  if (!(hi > lo)) hi = lo + 1;
+  const double w = 640, h = 360, m = 50;
+  static const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"};
+  std::ofstream out(path);
+  out << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h + 20 * series.size()
+      << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n"
+      << "<text x='" << m << "' y='20'>" << name << "</text>\n"
+      << "<text x='4' y='" << m << "'>" << number(hi) << "</text><text x='4' y='" << h - m << "'>"
+      << number(lo) << "</text><text x='" << w - m << "' y='" << h - m + 16 << "'>" << longest << "</text>\n"
+      << "<line x1='" << m << "' y1='" << h - m << "' x2='" << w - 10 << "' y2='" << h - m << "' stroke='black'/>"
+      << "<line x1='" << m << "' y1='" << m << "' x2='" << m << "' y2='" << h - m << "' stroke='black'/>\n";
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    const auto& [label, v] = series[s];
+    const char* colour = colours[s % 7];
+    out << "<polyline fill='none' stroke='" << colour << "' points='";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (!std::isfinite(v[i])) continue;
+      const double x = m + (w - m - 10) * (longest > 1 ? double(i) / double(longest - 1) : 0.0);
+      const double y = (h - m) - (h - 2 * m) * (v[i] - lo) / (hi - lo);
+      out << x << "," << y << " ";
+    }
+    out << "'/>\n<text x='" << m << "' y='" << h + 14 + 20 * s << "' fill='" << colour << "'>" << label << "</text>\n";
+  }
+  out << "</svg>\n";
+}
+
+// Mid-slices of every stored sample of one arm, side by side, as one PNG.
+bool write_sample_montage(const std::string& path, const NamedTensors& samples) {
+  std::vector<at::Tensor> tiles;
+  for (const auto& [name, t] : samples) {
+    at::Tensor x = t.to(at::kFloat);
+    while (x.dim() > 3) x = x.select(0, 0);        // first example, first channel → [D, H, W]
+    if (x.dim() == 3) x = x.select(0, x.size(0) / 2);  // axial mid-slice
+    if (x.dim() != 2) continue;
+    const double lo = x.min().item<double>(), hi = x.max().item<double>();
+    tiles.push_back((x - lo) / std::max(hi - lo, 1e-8));
+    tiles.push_back(at::zeros({x.size(0), 2}));
+  }
+  if (tiles.empty()) return false;
+  std::int64_t height = 0;
+  for (const auto& t : tiles) height = std::max(height, t.size(0));
+  for (auto& t : tiles) t = at::constant_pad_nd(t, {0, 0, 0, height - t.size(0)});
+  data::Volume v;
+  v.voxels = at::cat(tiles, 1).contiguous();
+  data::write_volume(v, path);
+  return true;
+}
+
+}  // namespace
+
+std::vector<ArmGroup> group_by_arm(const std::vector<ArmResult>& arms) {
+  std::vector<ArmGroup> groups;
+  for (const auto& arm : arms) {
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const ArmGroup& g) { return g.arm_json == arm.arm_json; });
+    if (it == groups.end()) {
+      groups.push_back(ArmGroup{arm.arm_json, {}, {}});
+      it = groups.end() - 1;
+    }
+    it->runs.push_back(&arm);
+  }
+  for (auto& g : groups) {
+    std::map<std::string, std::vector<double>> values;
+    for (const auto* run : g.runs)
+      if (run->status == "complete")
+        for (const auto& [k, v] : run->metrics) values[k].push_back(v);
+    for (const auto& [k, v] : values) {
+      double mean = 0;
+      for (const double x : v) mean += x;
+      mean /= static_cast<double>(v.size());
+      double var = 0;
+      for (const double x : v) var += (x - mean) * (x - mean);
+      g.metrics[k] = {mean, v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0};
+    }
+  }
+  return groups;
+}
+
+std::string write_report(const std::string& dir) {
+  const std::vector<ArmResult> arms = read_run(dir, true);
+  const std::vector<ArmGroup> groups = group_by_arm(arms);
+  const std::vector<std::string> keys = differing_keys(groups);
+  std::set<std::string> metric_names;
+  for (const auto& g : groups)
+    for (const auto& [k, v] : g.metrics) metric_names.insert(k);
+
+  std::ostringstream md, csv;
+  md << "# Report: " << fs::path(dir).filename().string() << "\n\n";
+  const nlohmann::json prov = arms.front().provenance_json.empty()
+                                  ? nlohmann::json::object()
+                                  : nlohmann::json::parse(arms.front().provenance_json);
+  md << "Run directory `" << dir << "`; " << arms.size() << " arm result(s) in " << groups.size()
+     << " arm(s). Values are mean ± std over seeds (n seeds).\n\n";
+  md << "|";
+  for (const auto& k : keys) md << " " << k << " |", csv << k << ",";
+  for (const auto& m : metric_names) md << " " << m << " |", csv << m << "_mean," << m << "_std,";
+  md << " n |\n|";
+  csv << "n\n";
+  for (std::size_t i = 0; i < keys.size() + metric_names.size() + 1; ++i) md << "---|";
+  md << "\n";
+  for (const auto& g : groups) {
+    const auto arm = nlohmann::json::parse(g.arm_json);
+    md << "|";
+    for (const auto& k : keys) md << " " << cell(arm, k) << " |", csv << cell(arm, k) << ",";
+    for (const auto& m : metric_names) {
+      const auto it = g.metrics.find(m);
+      if (it == g.metrics.end()) {
+        md << " - |";
+        csv << ",,";
+      } else {
+        md << " " << number(it->second.first) << " ± " << number(it->second.second) << " |";
+        csv << std::setprecision(10) << it->second.first << "," << it->second.second << ",";
+      }
+    }
+    std::size_t complete = 0;
+    for (const auto* r : g.runs) complete += r->status == "complete";
+    md << " " << complete << " |\n";
+    csv << complete << "\n";
+  }
+  std::vector<const ArmResult*> failures;
+  for (const auto& a : arms)
+    if (a.status != "complete") failures.push_back(&a);
+  if (!failures.empty()) {
+    md << "\n## Failed arms\n\n";
+    for (const auto* f : failures) md << "- `" << f->id << "`: " << f->message << "\n";
+  }
+
+  // Curves: one SVG per name, first seed of every group.
+  std::set<std::string> curve_names;
+  for (const auto& a : arms)
+    for (const auto& [k, v] : a.curves) curve_names.insert(k);
+  if (!curve_names.empty()) md << "\n## Curves\n\n";
+  for (const auto& name : curve_names) {
+    std::vector<std::pair<std::string, std::vector<double>>> series;
+    for (const auto& g : groups)
+      for (const auto* r : g.runs)
+        if (r->curves.count(name)) {
+          series.emplace_back(r->id, r->curves.at(name));
+          break;
+        }
+    const std::string file = "curves-" + name + ".svg";
+    write_curve_svg((fs::path(dir) / file).string(), name, series);
+    md << "![" << name << "](" << file << ")\n\n";
+  }
+  // Samples: one montage per arm (first seed).
+  bool any_samples = false;
+  for (const auto& g : groups) {
+    const ArmResult* first = g.runs.front();
+    if (first->samples.empty()) continue;
+    if (!any_samples) md << "\n## Samples (axial mid-slices; left to right as stored)\n\n";
+    any_samples = true;
+    const std::string file = "samples-" + first->id + ".png";
+    if (write_sample_montage((fs::path(dir) / file).string(), first->samples)) {
+      md << "`" << first->id << "`: ";
+      for (const auto& [name, t] : first->samples) md << name << " ";
+      md << "\n\n![" << first->id << "](" << file << ")\n\n";
+    }
+  }
+  md << "\n## Provenance (first arm)\n\n";
+  for (const auto& key : {"whatif", "commit", "libtorch", "blas", "cpu capability", "threads", "device", "host"})
+    if (prov.contains(key)) md << "- " << key << ": " << (prov[key].is_string() ? prov[key].get<std::string>() : prov[key].dump()) << "\n";
+
+  const fs::path md_path = fs::path(dir) / "report.md";
+  std::ofstream(md_path) << md.str();
+  std::ofstream(fs::path(dir) / "report.csv") << csv.str();
+  return md_path.string();
+}
+
+}  // namespace whatif

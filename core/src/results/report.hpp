@@ -1,0 +1,24 @@
+#pragma once
+// `whatif report RUN_DIR`: a Markdown and a CSV table (arms × metrics, mean ± std over seeds, only
+// the parameters that differ), slice montages of the stored samples (PNG) and loss curves (SVG).
+#include <map>
+#include <string>
+#include <vector>
+
+#include "results/result_store.hpp"
+
+namespace whatif {
+
+struct ArmGroup {
+  std::string arm_json;  // the parameters shared by the group's seeds
+  std::vector<const ArmResult*> runs;
+  std::map<std::string, std::pair<double, double>> metrics;  // name → (mean, std over seeds)
+};
+
+// Groups arms that differ only in their seed; std is the sample standard deviation (0 for one seed).
+std::vector<ArmGroup> group_by_arm(const std::vector<ArmResult>& arms);
+
+// Writes report.md, report.csv, curves-*.svg and samples-*.png into `dir`; returns report.md's path.
+std::string write_report(const std::string& dir);
+
+}  // namespace whatif

@@ -1,0 +1,94 @@
+#include "results/result_store.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "train/checkpoint.hpp"
+#include "whatif/registry/error.hpp"
+
+namespace whatif {
+namespace fs = std::filesystem;
+
+std::string fnv1a_hex(const std::string& text) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(hash));
+  return out;
+}
+
+void write_arm(const std::string& dir, const ArmResult& arm) {
+  Checkpoint c;
+  for (const auto& [name, value] : arm.metrics)
+    c.groups["metrics"].emplace_back(name, at::scalar_tensor(value, at::kDouble));
+  for (const auto& [name, values] : arm.curves)
+    c.groups["curves"].emplace_back(name, at::tensor(values, at::kDouble));
+  for (const auto& [name, tensor] : arm.samples) c.groups["samples"].emplace_back(name, tensor);
+  c.strings["format"] = "whatif-arm-1";
+  c.strings["id"] = arm.id;
+  c.strings["config"] = arm.config_json;
+  c.strings["config_hash"] = arm.config_hash;
+  c.strings["arm"] = arm.arm_json;
+  c.strings["status"] = arm.status;
+  c.strings["message"] = arm.message;
+  c.strings["traceback"] = arm.traceback;
+  c.strings["provenance"] = arm.provenance_json;
+  c.strings["invocation"] = arm.invocation_json;
+  c.strings["started"] = std::to_string(arm.started);
+  c.strings["finished"] = std::to_string(arm.finished);
+  c.integers["seed"] = arm.seed;
+  write_checkpoint((fs::path(dir) / (arm.id + ".h5")).string(), c);
+}
+
+ArmResult read_arm(const std::string& path, bool with_samples) {
+  const Checkpoint c = read_checkpoint(path);
+  const auto string = [&](const char* key) {
+    const auto it = c.strings.find(key);
+    return it == c.strings.end() ? std::string() : it->second;
+  };
+  if (string("format") != "whatif-arm-1") throw Error(path + ": not a whatif result file");
+  ArmResult arm;
+  arm.id = string("id");
+  arm.config_json = string("config");
+  arm.config_hash = string("config_hash");
+  arm.arm_json = string("arm");
+  arm.status = string("status");
+  arm.message = string("message");
+  arm.traceback = string("traceback");
+  arm.provenance_json = string("provenance");
+  arm.invocation_json = string("invocation");
+  arm.started = string("started").empty() ? 0 : std::stod(string("started"));
+  arm.finished = string("finished").empty() ? 0 : std::stod(string("finished"));
+  arm.seed = c.integers.count("seed") ? c.integers.at("seed") : 0;
+  if (const auto it = c.groups.find("metrics"); it != c.groups.end())
+    for (const auto& [name, t] : it->second) arm.metrics[name] = t.item<double>();
+  if (const auto it = c.groups.find("curves"); it != c.groups.end())
+    for (const auto& [name, t] : it->second) {
+      const at::Tensor d = t.to(at::kDouble).contiguous();
+      arm.curves[name].assign(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+    }
+  if (with_samples)
+    if (const auto it = c.groups.find("samples"); it != c.groups.end()) arm.samples = it->second;
+  return arm;
+}
+
+std::vector<ArmResult> read_run(const std::string& dir, bool with_samples) {
+  if (!fs::is_directory(dir)) throw Error(dir + ": no such run directory");
+  std::vector<std::string> paths;
+  for (const auto& item : fs::directory_iterator(dir))
+    if (item.path().extension() == ".h5") paths.push_back(item.path().string());
+  std::sort(paths.begin(), paths.end());
+  std::vector<ArmResult> arms;
+  for (const auto& p : paths) arms.push_back(read_arm(p, with_samples));
+  if (arms.empty()) throw Error(dir + ": holds no arm results (*.h5); run an experiment into it first");
+  return arms;
+}
+
+}  // namespace whatif

@@ -1,0 +1,66 @@
+// The datasets plugin's one registration function and its ABI entry.
+#include <whatif/registry/plugin.hpp>
+#include <whatif/registry/registry.hpp>
+
+#include "hdf5_dataset.hpp"
+#include "manifest_dataset.hpp"
+#include "synthetic_brain_dataset.hpp"
+
+namespace {
+
+using whatif::OptionType;
+
+void register_components(whatif::Registry& registry) {
+  registry.add<whatif::Dataset>(
+      "dataset", "hdf5", "a whatif HDF5 dataset store (docs/data.md), streamed from disk",
+      {{"path", OptionType::String, std::string(), "store file (.h5)"},
+       {"text", OptionType::String, std::string("text"), "what Example::text holds: text (report) or prompt"}},
+      [](const whatif::Options& o) {
+        if (o.get_string("path").empty()) throw whatif::Error("option 'path' is required (a .h5 store)");
+        return std::make_shared<whatif_datasets::Hdf5Dataset>(o.get_string("path"), o.get_string("text"));
+      });
+  registry.add<whatif::Dataset>(
+      "dataset", "nifti-manifest",
+      "image files (NIfTI, NRRD, MHA, DICOM folder, PNG) listed in a CSV or JSONL manifest",
+      {{"manifest", OptionType::String, std::string(), "manifest file (.csv or .jsonl)"},
+       {"size", OptionType::Int, std::int64_t{0}, "cubic output size (0 keeps the size)"},
+       {"spacing", OptionType::Double, 0.0, "isotropic spacing in mm (0: keep, or fit `size`)"},
+       {"normalize", OptionType::String, std::string("percentile"), "percentile | window | none"},
+       {"low", OptionType::Double, 1.0, "low percentile, or window low (HU)"},
+       {"high", OptionType::Double, 99.0, "high percentile, or window high (HU)"}},
+      [](const whatif::Options& o) {
+        if (o.get_string("manifest").empty()) throw whatif::Error("option 'manifest' is required");
+        whatif::data::PreprocessOptions p;
+        p.size = o.get_int("size");
+        p.spacing = o.get_double("spacing");
+        p.normalize = o.get_string("normalize");
+        p.low = o.get_double("low");
+        p.high = o.get_double("high");
+        return std::make_shared<whatif_datasets::ManifestDataset>(o.get_string("manifest"), p);
+      });
+  registry.add<whatif::Dataset>(
+      "dataset", "synthetic-brain",
+      "brain MRI twins with ground truth from real anatomy: MS lesion load or AD atrophy",
+      {{"task", OptionType::String, std::string("ms"), "ms (lesion load) or ad (cognition)"},
+       {"subjects", OptionType::Int, std::int64_t{16}, "subjects (3 twins each)"},
+       {"size", OptionType::Int, std::int64_t{32}, "32, 64 or 128"},
+       {"dims", OptionType::Int, std::int64_t{3}, "3, or 2 for one axial slice"},
+       {"seed", OptionType::Int, std::int64_t{0}, "random seed"},
+       {"text", OptionType::String, std::string("text"), "report (text) or short prompt (prompt)"},
+       {"templates", OptionType::String, std::string("/usr/share/mricron/templates"),
+        "folder with ch2bet, aal and JHU-WhiteMatter-labels-1mm"}},
+      [](const whatif::Options& o) {
+        whatif::data::BrainOptions b;
+        b.task = o.get_string("task");
+        b.size = o.get_int("size");
+        b.dims = static_cast<int>(o.get_int("dims"));
+        b.seed = static_cast<std::uint64_t>(o.get_int("seed"));
+        b.templates = o.get_string("templates");
+        return std::make_shared<whatif_datasets::SyntheticBrainDataset>(b, o.get_int("subjects"),
+                                                                        o.get_string("text"));
+      });
+}
+
+}  // namespace
+
+WHATIF_PLUGIN("datasets", "0.1.0", register_components)

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# `whatif data`: stores that h5py reads with the documented layout, NIfTI exports whose affine
+# nibabel agrees with, and one-line errors that leave no output behind.
+# usage: test_data_cli.sh WHATIF
+set -u
+whatif=$1
+py=/usr/bin/python3  # Debian's python3 with nibabel and h5py
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0 checks=0
+fail() { failures=$((failures + 1)); echo "FAIL: $*"; }
+
+# expect CODE PATTERN -- COMMAND...
+expect() {
+  local code=$1 pattern=$2
+  shift 3
+  local out status
+  out=$("$@" 2>&1)
+  status=$?
+  checks=$((checks + 1))
+  if [ "$status" -ne "$code" ] || ! grep -qE -- "$pattern" <<<"$out"; then
+    fail "$* -> exit $status (want $code), output:"
+    sed 's/^/    /' <<<"$out"
+  fi
+}
+
+# expect_bad_input PATTERN -- COMMAND...: exit 1, exactly one line "error: ..." matching PATTERN,
+# and nothing new in the output folder.
+expect_bad_input() {
+  local pattern=$1
+  shift 2
+  local before after out status
+  before=$(ls -A "$work/out")
+  out=$("$@" 2>&1)
+  status=$?
+  after=$(ls -A "$work/out")
+  checks=$((checks + 1))
+  if [ "$status" -ne 1 ] || [ "$(wc -l <<<"$out")" -ne 1 ] || [[ "$out" != error:* ]] || ! grep -qE -- "$pattern" <<<"$out"; then
+    fail "$* -> exit $status, want one error line matching '$pattern':"
+    sed 's/^/    /' <<<"$out"
+  fi
+  [ "$before" = "$after" ] || fail "$* left files behind: $after"
+}
+
+mkdir -p "$work/out"
+expect 0 "synth brain" -- "$whatif" data --help
+expect 2 "unknown action.*did you mean 'info'" -- "$whatif" data inf
+expect 2 "unknown kind" -- "$whatif" data synth brian
+expect 0 "wrote .*ms\.h5: 6 examples" -- "$whatif" data synth brain --task ms --subjects 2 --size 32 --seed 5 --out "$work/ms.h5"
+expect 0 "wrote .*ad2d\.h5: 6 examples" -- "$whatif" data synth brain --task ad --subjects 2 --size 32 --dims 2 --out "$work/ad2d.h5"
+expect 0 "pairs +12" -- "$whatif" data info "$work/ms.h5"
+expect 0 "lesion_volume_ml" -- "$whatif" data info "$work/ms.h5"
+expect 0 "wrote .*show\.png" -- "$whatif" data show "$work/ms.h5" --index 2 --png "$work/show.png"
+expect 0 "wrote .*show2d\.png" -- "$whatif" data show "$work/ad2d.h5" --index 1 --png "$work/show2d.png"
+expect 0 "wrote .*x\.nii\.gz" -- "$whatif" data export "$work/ms.h5" --index 2 --nifti "$work/x.nii.gz" --mask "$work/m.nii.gz"
+expect 1 "out of range" -- "$whatif" data export "$work/ms.h5" --index 6 --nifti "$work/y.nii.gz"
+
+# h5py sees the documented layout; nibabel sees the affine the store's geometry implies.
+checks=$((checks + 1))
+if ! out=$("$py" - "$work" <<'PY' 2>&1
+import sys, h5py, nibabel, numpy as np
+work = sys.argv[1]
+with h5py.File(f"{work}/ms.h5", "r") as f:
+    assert f.attrs["format"] == b"whatif-dataset" or f.attrs["format"] == "whatif-dataset", f.attrs["format"]
+    images, masks = f["images"], f["masks"]
+    assert images.shape == (6, 1, 32, 32, 32) and images.dtype == np.float32, images
+    assert images.chunks == (1, 1, 32, 32, 32) and images.compression == "gzip" and images.shuffle
+    assert masks.shape == (6, 1, 32, 32, 32) and masks.dtype == np.uint8
+    text = [t.decode() for t in f["text"][:]]
+    prompts = [t.decode() for t in f["prompt"][:]]
+    assert prompts[2] == "high lesion load", prompts
+    assert f["pairs"].shape == (12, 2) and sorted(map(tuple, f["pairs"][:6])) == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
+    vol = f["attrs/lesion_volume_ml"][2]
+    spacing, origin, direction = f["spacing"][2], f["origin"][2], f["direction"][2]
+    assert np.isclose(vol, (masks[2] > 0).sum() * np.prod(spacing) / 1000)
+    image2, mask2 = images[2, 0], masks[2, 0]
+# The store's geometry is LPS with axes (x, y, z) = array axes (W, H, D); NIfTI is RAS over (i, j, k).
+lps_to_ras = np.diag([-1, -1, 1])
+affine = np.eye(4)
+affine[:3, :3] = lps_to_ras @ direction @ np.diag(spacing)
+affine[:3, 3] = lps_to_ras @ origin
+img = nibabel.load(f"{work}/x.nii.gz")
+assert np.allclose(img.affine, affine, atol=1e-4), (img.affine, affine)
+assert np.allclose(np.asarray(img.dataobj).transpose(2, 1, 0), image2), "voxels differ"
+assert np.array_equal(np.asarray(nibabel.load(f"{work}/m.nii.gz").dataobj).transpose(2, 1, 0), mask2)
+# The brain sits where the MNI template puts it: the export's centre is near the origin of MNI space.
+centre = img.affine @ np.array([15.5, 15.5, 15.5, 1])
+assert np.all(np.abs(centre[:3]) < 40), centre
+PY
+); then
+  fail "h5py/nibabel checks:"
+  sed 's/^/    /' <<<"$out"
+fi
+
+# Import: a good manifest, then malformed inputs.
+"$py" - "$work" <<'PY'
+import sys, nibabel, numpy as np, gzip
+w = sys.argv[1]
+aff = np.diag([1.5, 1.5, 2.0, 1.0]); aff[:3, 3] = [-20, -30, 10]
+vol = np.random.default_rng(0).random((20, 24, 16)).astype(np.float32)
+nibabel.save(nibabel.Nifti1Image(vol, aff), f"{w}/good.nii.gz")
+nibabel.save(nibabel.Nifti1Image(np.zeros((8, 8, 8, 3), np.float32), aff), f"{w}/four_d.nii.gz")
+bad = vol.copy(); bad[3, 4, 5] = np.nan
+nibabel.save(nibabel.Nifti1Image(bad, aff), f"{w}/nan.nii.gz")
+data = open(f"{w}/good.nii.gz", "rb").read()
+open(f"{w}/truncated.nii.gz", "wb").write(data[: len(data) // 2])
+for name in ["good", "four_d", "nan", "truncated", "missing"]:
+    open(f"{w}/{name}.csv", "w").write(f"image,text,subject,age\n{name}.nii.gz,\"a, b\",s1,70\n")
+open(f"{w}/nocolumn.csv", "w").write("path,text\ngood.nii.gz,x\n")
+PY
+expect 0 "wrote .*good\.h5: 1 examples" -- "$whatif" data import "$work/good.csv" --size 16 --out "$work/good.h5"
+expect 0 "source_spacing_z" -- "$whatif" data info "$work/good.h5"
+expect_bad_input "truncated\.nii\.gz.*truncated" -- "$whatif" data import "$work/truncated.csv" --size 16 --out "$work/out/t.h5"
+expect_bad_input "four_d\.nii\.gz.*4 dimensions" -- "$whatif" data import "$work/four_d.csv" --size 16 --out "$work/out/t.h5"
+expect_bad_input "nan\.nii\.gz.*NaN" -- "$whatif" data import "$work/nan.csv" --size 16 --out "$work/out/t.h5"
+expect_bad_input "nocolumn\.csv.*missing column 'image'" -- "$whatif" data import "$work/nocolumn.csv" --size 16 --out "$work/out/t.h5"
+expect_bad_input "missing\.csv:2.*missing\.nii\.gz does not exist" -- "$whatif" data import "$work/missing.csv" --size 16 --out "$work/out/t.h5"
+expect_bad_input "nothere\.h5: no such store" -- "$whatif" data info "$work/out/nothere.h5"
+expect_bad_input "templates/ch2bet\.nii\.gz: missing template" -- "$whatif" data synth brain --templates "$work/templates" --out "$work/out/b.h5"
+
+echo "$((checks - failures)) passed, $failures failed"
+[ "$failures" -eq 0 ]

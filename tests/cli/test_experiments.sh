@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Experiments end to end: result files, skip on rerun, resume after SIGKILL with the same final
+# table, shards, recorded failures, report and verify.
+# usage: test_experiments.sh WHATIF SOURCE_DIR
+set -u
+whatif=$1 source=$2
+here=$source/tests/cli
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0 checks=0
+check() {  # check DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  checks=$((checks + 1))
+  if ! "$@"; then
+    failures=$((failures + 1))
+    echo "FAIL: $what"
+  fi
+}
+h5() { /usr/bin/python3 -c "import h5py, sys; f = h5py.File(sys.argv[1]); $2" "$1"; }
+
+# The quickstart's smoke preset: one complete arm with metrics, a curve and samples.
+"$whatif" run "$source/experiments/quickstart.lua" --preset smoke --out "$work/qs" >"$work/qs.log" 2>&1
+check "quickstart smoke exits 0" [ $? -eq 0 ]
+arm=$(ls "$work"/qs/*.h5 | head -1)
+check "result file is complete" [ "$(h5 "$arm" "print(f.attrs['status'])")" = complete ]
+check "result file has metrics and provenance" h5 "$arm" "assert 'darker_fraction' in f['metrics'] and 'libtorch' in f.attrs['provenance'] and f['samples/high'].shape == (1, 1, 32, 32)"
+check "no temporary file is left" [ -z "$(ls "$work"/qs/*.tmp 2>/dev/null)" ]
+"$whatif" report "$work/qs" >/dev/null
+check "report writes markdown, csv, curves and samples" [ -s "$work/qs/report.md" -a -s "$work/qs/report.csv" -a -s "$work/qs/curves-loss.svg" -a -n "$(ls "$work"/qs/samples-*.png 2>/dev/null)" ]
+check "report names the metrics" grep -q "darker_fraction" "$work/qs/report.md"
+"$whatif" run "$source/experiments/quickstart.lua" --preset smoke --out "$work/qs" >"$work/qs2.log" 2>&1
+check "a rerun skips the complete arm" grep -q "complete, skipped" "$work/qs2.log"
+out=$("$whatif" verify "$source/experiments/quickstart.lua" --against "$work/qs" 2>&1)
+check "verify on the same machine finds zero differences" grep -q "0 beyond tolerance" <<<"$out"
+
+# Uninterrupted sweep, then the same sweep killed with SIGKILL mid-way and rerun.
+"$whatif" run "$here/sweep.lua" --out "$work/straight" >/dev/null 2>&1
+check "sweep runs" [ $? -eq 0 ]
+"$whatif" run "$here/sweep.lua" --out "$work/killed" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 600); do  # until the second arm has written a checkpoint
+  [ -f "$work/killed/sweep-guidance=2.0-seed1/checkpoint.h5" ] && break
+  sleep 0.1
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+check "the killed run left the first arm complete" [ -f "$work/killed/sweep-guidance=1.0-seed1.h5" ]
+check "the killed run left no second result" [ ! -f "$work/killed/sweep-guidance=2.0-seed1.h5" ]
+"$whatif" run "$here/sweep.lua" --out "$work/killed" >"$work/resume.log" 2>&1
+check "the rerun completes" [ $? -eq 0 ]
+check "the rerun skipped the finished arm" grep -q "guidance=1.0-seed1\] complete, skipped" "$work/resume.log"
+check "the rerun resumed from the checkpoint" grep -q "resuming from" "$work/resume.log"
+"$whatif" report "$work/straight" >/dev/null && "$whatif" report "$work/killed" >/dev/null
+check "the resumed sweep's table equals the uninterrupted one" cmp -s "$work/straight/report.csv" "$work/killed/report.csv"
+
+# Shards split the arms; a failing arm is recorded and the others still run.
+"$whatif" run "$here/sweep.lua" --shard 1/2 --out "$work/shard" --set steps=2 >/dev/null 2>&1
+check "shard 1/2 runs exactly one arm" [ "$(ls "$work"/shard/*.h5 | wc -l)" -eq 1 ]
+"$whatif" run "$here/sweep.lua" --out "$work/fail" --set steps=2 --set fail=1.0 >"$work/fail.log" 2>&1
+check "a failed arm makes the run exit non-zero" [ $? -ne 0 ]
+check "the failure is recorded with its message" h5 "$work/fail/sweep-guidance=1.0-seed1.h5" "assert f.attrs['status'] == 'failed' and 'failed on purpose' in f.attrs['message']"
+check "the other arm still completed" h5 "$work/fail/sweep-guidance=2.0-seed1.h5" "assert f.attrs['status'] == 'complete'"
+check "--shard is validated" bash -c "! '$whatif' run '$here/sweep.lua' --shard 2/2 --out '$work/x' 2>/dev/null"
+
+echo "$((checks - failures)) passed, $failures failed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,80 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include <ATen/ATen.h>
+
+#include "core/data/temp_dir.hpp"
+#include "whatif/data/store.hpp"
+#include "whatif/data/synthetic_brain.hpp"
+#include "whatif/data/volume.hpp"
+#include "whatif/dataset.hpp"
+#include "whatif/registry/registry.hpp"
+
+namespace {
+
+std::shared_ptr<whatif::Dataset> make(const std::string& name, const whatif::Options& options) {
+  static whatif::Registry registry;
+  static const bool loaded = (registry.load(std::string(WHATIF_PLUGIN_DIR) + "/libwhatif-plugin-datasets.so"), true);
+  (void)loaded;
+  return registry.create_as<whatif::Dataset>("dataset", name, options);
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("dataset/synthetic-brain serves the generator's twins and pairs") {
+  whatif::Options o;
+  o.set("subjects", std::int64_t{2});
+  o.set("task", std::string("ad"));
+  const auto dataset = make("synthetic-brain", o);
+  CATCH_REQUIRE(dataset->size() == 6);
+  CATCH_REQUIRE(dataset->pairs().size() == 12);
+  whatif::data::BrainOptions b;
+  b.task = "ad";
+  const auto twin = whatif::data::SyntheticBrain(b).twin(1, 2);
+  const auto e = dataset->get(5);
+  CATCH_REQUIRE(at::equal(e.image, twin.example.image));
+  CATCH_REQUIRE(e.text == twin.example.text);
+  CATCH_REQUIRE(dataset->attribute_names() == std::vector<std::string>{"hippocampus_volume_ml", "level", "ventricle_volume_ml"});
+}
+
+CATCH_TEST_CASE("dataset/hdf5 reads a store back; dataset/nifti-manifest resolves relative paths") {
+  whatif_test::TempDir dir;
+  whatif::data::Volume v{at::rand({6, 7, 8}), {}};
+  v.geometry.spacing = {2, 2, 2};
+  whatif::data::write_volume(v, dir / "a.nii.gz");
+  std::ofstream(dir / "m.csv") << "image,text,subject,time,age\n"
+                               << "a.nii.gz,\"a report, with a comma\",s1,0,71\n";
+  whatif::Options m;
+  m.set("manifest", dir / "m.csv");
+  m.set("size", std::int64_t{8});
+  const auto manifest = make("nifti-manifest", m);
+  const auto e = manifest->get(0);
+  CATCH_REQUIRE(e.image.sizes() == at::IntArrayRef({1, 8, 8, 8}));
+  CATCH_REQUIRE(e.text == "a report, with a comma");
+  CATCH_REQUIRE(e.attributes.at("age") == 71);
+  CATCH_REQUIRE(e.attributes.at("time") == 0);
+
+  {
+    whatif::data::StoreWriter writer(dir / "s.h5", {1, 8, 8, 8}, false);
+    writer.append(e);
+    writer.commit();
+  }
+  whatif::Options h;
+  h.set("path", dir / "s.h5");
+  const auto store = make("hdf5", h);
+  CATCH_REQUIRE(store->size() == 1);
+  const auto back = store->get(0);
+  CATCH_REQUIRE(at::equal(back.image, e.image));
+  CATCH_REQUIRE(back.spacing == e.spacing);
+  CATCH_REQUIRE(back.attributes == e.attributes);
+
+  std::ofstream(dir / "bad.csv") << "path,text\nx.nii.gz,hello\n";
+  whatif::Options bad;
+  bad.set("manifest", dir / "bad.csv");
+  CATCH_REQUIRE_THROWS_WITH(make("nifti-manifest", bad), Catch::Contains(dir / "bad.csv") &&
+                                                             Catch::Contains("missing column 'image'"));
+  std::ofstream(dir / "gone.jsonl") << "{\"image\": \"gone.nii.gz\", \"text\": \"x\"}\n";
+  bad.set("manifest", dir / "gone.jsonl");
+  CATCH_REQUIRE_THROWS_WITH(make("nifti-manifest", bad), Catch::Contains("gone.jsonl:1") && Catch::Contains("does not exist"));
+}
