@@ -133,17 +133,20 @@ int command_plugins(const std::vector<std::string>& args) {
   const std::string action = vm["action"].as<std::string>();
   if (action == "list") {
     if (vm.count("component")) throw UsageError("plugins list takes no further argument");
-    std::cout << std::left << std::setw(14) << "KIND" << std::setw(20) << "NAME" << std::setw(10)
-              << "VERSION" << "LIBRARY\n";
-    for (const FactoryEntry* e : registry.entries())
-      std::cout << std::setw(14) << e->kind << std::setw(20) << e->name << std::setw(10)
-                << e->version << (e->library.empty() ? e->plugin : e->library) << "\n";
-    if (registry.entries().empty())
+    const auto entries = registry.entries();
+    if (entries.empty()) {
       std::cout << "(no components; plugin search path:";
-    if (registry.entries().empty()) {
       for (const auto& p : host.search_path()) std::cout << " " << p;
       std::cout << ")\n";
+      return 0;
     }
+    std::size_t name_width = 4;
+    for (const FactoryEntry* e : entries) name_width = std::max(name_width, e->name.size());
+    std::cout << std::left << std::setw(14) << "KIND" << std::setw(name_width + 2) << "NAME"
+              << std::setw(10) << "VERSION" << "LIBRARY\n";
+    for (const FactoryEntry* e : entries)
+      std::cout << std::setw(14) << e->kind << std::setw(name_width + 2) << e->name << std::setw(10)
+                << e->version << (e->library.empty() ? e->plugin : e->library) << "\n";
     return 0;
   }
   if (action != "info")

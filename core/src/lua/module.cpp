@@ -15,6 +15,7 @@
 #include "util/log.hpp"
 #include "util/progress.hpp"
 #include "whatif/registry/registry.hpp"
+#include "whatif/metric.hpp"
 #include "whatif/schedule.hpp"
 
 namespace whatif::lua {
@@ -175,6 +176,50 @@ int schedule_alpha_sigma(lua_State* L) {
   return 2;
 }
 
+std::shared_ptr<Metric> check_metric(lua_State* L, const char* method) {
+  auto metric = std::dynamic_pointer_cast<Metric>(check_component(L, 1));
+  if (!metric) throw Error(std::string(method) + " is a metric method");
+  return metric;
+}
+
+// metric:update{generated = t, reference = t, source = t}
+int metric_update(lua_State* L) {
+  const auto metric = check_metric(L, "update");
+  luaL_checktype(L, 2, LUA_TTABLE);
+  MetricItem item;
+  for (const auto& [field, slot] : {std::pair<const char*, at::Tensor*>{"generated", &item.generated},
+                                    {"reference", &item.reference}, {"source", &item.source}}) {
+    lua_getfield(L, 2, field);
+    if (!lua_isnil(L, -1)) *slot = check_tensor(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pushnil(L);
+  while (lua_next(L, 2)) {
+    const std::string key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+    if (key != "generated" && key != "reference" && key != "source")
+      throw Error("metric:update: unknown field '" + key + "' (generated, reference, source)");
+    lua_pop(L, 1);
+  }
+  metric->update(item);
+  return 0;
+}
+
+// metric:compute() → {name = value}
+int metric_compute(lua_State* L) {
+  const auto values = check_metric(L, "compute")->compute();
+  lua_newtable(L);
+  for (const auto& [k, v] : values) {
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k.c_str());
+  }
+  return 1;
+}
+
+int metric_reset(lua_State* L) {
+  check_metric(L, "reset")->reset();
+  return 0;
+}
+
 // Progress -----------------------------------------------------------------------------------
 
 int progress_new(lua_State* L) {
@@ -233,6 +278,9 @@ void open_module(lua_State* L, Script::State& state) {
       {"name", guarded<component_name>},
       {"logsnr", guarded<schedule_logsnr>},
       {"alpha_sigma", guarded<schedule_alpha_sigma>},
+      {"update", guarded<metric_update>},
+      {"compute", guarded<metric_compute>},
+      {"reset", guarded<metric_reset>},
       {nullptr, nullptr}};
   luaL_newmetatable(L, kComponentMeta);
   lua_pushcfunction(L, component_gc);

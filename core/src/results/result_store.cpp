@@ -86,7 +86,13 @@ std::vector<ArmResult> read_run(const std::string& dir, bool with_samples) {
     if (item.path().extension() == ".h5") paths.push_back(item.path().string());
   std::sort(paths.begin(), paths.end());
   std::vector<ArmResult> arms;
-  for (const auto& p : paths) arms.push_back(read_arm(p, with_samples));
+  for (const auto& p : paths) {
+    // Scripts may keep other HDF5 files (saved models) beside the results: only arms count.
+    const Checkpoint head = read_checkpoint(p);
+    const auto format = head.strings.find("format");
+    if (format == head.strings.end() || format->second != "whatif-arm-1") continue;
+    arms.push_back(read_arm(p, with_samples));
+  }
   if (arms.empty()) throw Error(dir + ": holds no arm results (*.h5); run an experiment into it first");
   return arms;
 }
