@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/parse.hpp"
 #include "data/montage.hpp"
 #include "util/progress.hpp"
 #include "whatif/data/manifest.hpp"
@@ -25,10 +26,6 @@ namespace fs = std::filesystem;
 
 namespace whatif {
 namespace {
-
-struct DataUsageError : Error {
-  using Error::Error;
-};
 
 const char* kDataUsage =
     "usage: whatif data <action> [options]\n"
@@ -46,18 +43,7 @@ const char* kDataUsage =
 
 bool parse(const std::vector<std::string>& args, const std::string& usage, po::options_description& options,
            const po::positional_options_description& positional, po::variables_map& vm) {
-  options.add_options()("help,h", "show this help");
-  try {
-    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
-    if (vm.count("help")) {
-      std::cout << usage << "\n" << options << std::endl;
-      return false;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw DataUsageError(std::string(e.what()) + " (see whatif data --help)");
-  }
-  return true;
+  return parse_command(args, usage, options, positional, vm, "whatif data --help");
 }
 
 void refuse_existing_folder(const std::string& out) {
@@ -84,7 +70,7 @@ int synth(const std::vector<std::string>& args) {
     return 0;
   const std::string kind = vm["kind"].as<std::string>();
   if (kind != "brain")
-    throw DataUsageError("data synth " + kind + ": unknown kind" + did_you_mean(kind, {"brain"}) +
+    throw UsageError("data synth " + kind + ": unknown kind" + did_you_mean(kind, {"brain"}) +
                          " (available: brain)");
   data::BrainOptions brain;
   brain.task = vm["task"].as<std::string>();
@@ -93,7 +79,7 @@ int synth(const std::vector<std::string>& args) {
   brain.seed = vm["seed"].as<std::uint64_t>();
   brain.templates = vm["templates"].as<std::string>();
   const std::int64_t subjects = vm["subjects"].as<std::int64_t>();
-  if (subjects < 1) throw DataUsageError("--subjects must be at least 1");
+  if (subjects < 1) throw UsageError("--subjects must be at least 1");
   const std::string out = vm.count("out") ? vm["out"].as<std::string>()
                                           : "brain-" + brain.task + "-" + std::to_string(brain.size) +
                                                 (brain.dims == 2 ? "-2d" : "") + ".h5";
@@ -145,7 +131,7 @@ int import(const std::vector<std::string>& args) {
   prep.normalize = vm["normalize"].as<std::string>();
   prep.low = vm["low"].as<double>();
   prep.high = vm["high"].as<double>();
-  if (prep.size < 1) throw DataUsageError("--size must be positive");
+  if (prep.size < 1) throw UsageError("--size must be positive");
   const std::string out = vm["out"].as<std::string>();
   refuse_existing_folder(out);
   const auto rows = data::read_manifest(vm["manifest"].as<std::string>());
@@ -292,11 +278,11 @@ int command_data(const std::vector<std::string>& args) {
     if (it == actions.end()) {
       std::vector<std::string> names;
       for (const auto& [name, fn] : actions) names.push_back(name);
-      throw DataUsageError("data " + args.front() + ": unknown action" + did_you_mean(args.front(), names) +
+      throw UsageError("data " + args.front() + ": unknown action" + did_you_mean(args.front(), names) +
                            " (see whatif data --help)");
     }
     return it->second(std::vector<std::string>(args.begin() + 1, args.end()));
-  } catch (const DataUsageError& e) {
+  } catch (const UsageError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;
   }

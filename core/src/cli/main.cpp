@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/data_command.hpp"
+#include "cli/parse.hpp"
 #include "cli/results_command.hpp"
 #include "cli/run_script.hpp"
 #include "host/environment.hpp"
@@ -23,10 +24,6 @@ namespace fs = std::filesystem;
 
 namespace whatif {
 namespace {
-
-struct UsageError : Error {
-  using Error::Error;
-};
 
 const char* kUsage =
     "usage: whatif <command> [options]\n"
@@ -42,22 +39,10 @@ const char* kUsage =
     "\n"
     "Each command takes --help.\n";
 
-// Parses `args` against `options` (+ positionals); prints help and returns false on --help.
 bool parse(const std::vector<std::string>& args, const std::string& usage,
            po::options_description& options, const po::positional_options_description& positional,
            po::variables_map& vm) {
-  options.add_options()("help,h", "show this help");
-  try {
-    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
-    if (vm.count("help")) {
-      std::cout << usage << "\n" << options << std::endl;
-      return false;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(std::string(e.what()) + " (see --help)");
-  }
-  return true;
+  return parse_command(args, usage, options, positional, vm, "--help");
 }
 
 HostConfig host_config(const po::variables_map& vm) {

@@ -8,6 +8,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/parse.hpp"
 #include "cli/run_script.hpp"
 #include "results/report.hpp"
 #include "results/result_store.hpp"
@@ -21,14 +22,7 @@ namespace {
 
 bool parse(const std::vector<std::string>& args, const char* usage, po::options_description& options,
            const po::positional_options_description& positional, po::variables_map& vm) {
-  options.add_options()("help,h", "show this help");
-  po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
-  if (vm.count("help")) {
-    std::cout << usage << "\n" << options << std::endl;
-    return false;
-  }
-  po::notify(vm);
-  return true;
+  return parse_command(args, usage, options, positional, vm, "--help");
 }
 
 // Timings and memory depend on the machine's load, not on the computation: verify shows them but

@@ -1,0 +1,25 @@
+#pragma once
+// What every subcommand shares: its --help, and usage errors (exit status 2).
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "whatif/registry/error.hpp"
+
+namespace whatif {
+
+// A command-line mistake; main() prints it and exits with status 2.
+struct UsageError : Error {
+  using Error::Error;
+  ~UsageError() override;
+};
+
+// Parses `args` against `options` and `positional`. On --help prints `usage` and the options and
+// returns false. A parse error becomes a UsageError ending with `(see <help_hint>)`.
+bool parse_command(const std::vector<std::string>& args, const std::string& usage,
+                   boost::program_options::options_description& options,
+                   const boost::program_options::positional_options_description& positional,
+                   boost::program_options::variables_map& vm, const std::string& help_hint);
+
+}  // namespace whatif
