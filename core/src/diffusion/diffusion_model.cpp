@@ -86,6 +86,22 @@ TrainResult DiffusionModel::fit(const Dataset& data, const FitOptions& options) 
     for (const auto& e : examples) corpus.push_back(e.text);
     parts_.text->fit_tokenizer(corpus, options.tokenizer_dir);
   }
+  // Representations are computed once, not every step: latent diffusion trains on cached latents.
+  std::vector<at::Tensor> representations;
+  {
+    at::NoGradGuard no_grad;
+    parts_.encoder->train(false);
+    Progress progress(n, "encoding data");
+    const std::int64_t chunk = 16;
+    for (std::int64_t start = 0; start < n; start += chunk) {
+      std::vector<at::Tensor> images;
+      for (std::int64_t i = start; i < std::min(n, start + chunk); ++i)
+        images.push_back(examples[static_cast<std::size_t>(i)].image);
+      const at::Tensor z = parts_.encoder->encode(at::stack(images));
+      for (std::int64_t i = 0; i < z.size(0); ++i) representations.push_back(z[i]);
+      progress.tick(z.size(0));
+    }
+  }
   TrainConfig train = options.train;
   train.config_json = config_json();
   Trainer trainer(train, trainable_parts());
@@ -93,20 +109,16 @@ TrainResult DiffusionModel::fit(const Dataset& data, const FitOptions& options) 
   auto loss = [&](std::int64_t, std::int64_t, at::Generator& generator,
                   std::map<std::string, double>&) {
     const at::Tensor indices = at::randint(n, {batch}, generator, at::kLong);
-    std::vector<at::Tensor> images;
+    std::vector<at::Tensor> latents;
     CondInput input;
     std::vector<std::map<std::string, double>> attributes;
     for (std::int64_t b = 0; b < batch; ++b) {
-      const Example& e = examples[static_cast<std::size_t>(indices[b].item<std::int64_t>())];
-      images.push_back(e.image);
-      input.text.push_back(e.text);
-      attributes.push_back(e.attributes);
+      const auto i = static_cast<std::size_t>(indices[b].item<std::int64_t>());
+      latents.push_back(representations[i]);
+      input.text.push_back(examples[i].text);
+      attributes.push_back(examples[i].attributes);
     }
-    at::Tensor x0;
-    {
-      at::NoGradGuard no_grad;
-      x0 = parts_.encoder->encode(at::stack(images));
-    }
+    const at::Tensor x0 = at::stack(latents);
     Cond cond;
     if (parts_.conditioning) {
       if (!attribute_names_.empty()) input.attributes = attributes_tensor(attributes);
