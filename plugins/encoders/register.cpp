@@ -1,9 +1,11 @@
-// Encoders: identity (pixel space) and haar (the lossless wavelet front-end).
+// Encoders: identity (pixel space), haar (the lossless wavelet front-end) and kl-vae (a learned
+// latent space).
 #include <whatif/registry/plugin.hpp>
 #include <whatif/registry/registry.hpp>
 
 #include "haar.hpp"
 #include "identity.hpp"
+#include "kl_vae.hpp"
 
 namespace {
 
@@ -17,6 +19,12 @@ void register_components(whatif::Registry& registry) {
       {{"spatial_dims", whatif::OptionType::Int, std::int64_t{3}, "2 or 3"}},
       [](const whatif::Options& o) {
         return std::make_shared<whatif_encoders::HaarEncoder>(o.get_int("spatial_dims"));
+      });
+  registry.add<whatif::Encoder>(
+      "encoder", "kl-vae",
+      "KL-regularised autoencoder (latent diffusion): Gaussian latents at 1/downsample size, 2D/3D",
+      whatif_encoders::KLVAEConfig::schema(), [](const whatif::Options& o) {
+        return std::make_shared<whatif_encoders::KLVAEEncoder>(whatif_encoders::KLVAEConfig::from(o));
       });
 }
 

@@ -1,0 +1,277 @@
+#include "kl_vae.hpp"
+
+#include <cmath>
+
+#include <whatif/registry/error.hpp>
+
+#include "ssim.hpp"
+
+namespace whatif_encoders {
+namespace {
+
+using whatif::OptionType;
+
+std::int64_t log2_exact(std::int64_t n) {
+  std::int64_t k = 0;
+  while ((std::int64_t{1} << k) < n) ++k;
+  return (std::int64_t{1} << k) == n ? k : -1;
+}
+
+whatif::NamedTensors named(const torch::OrderedDict<std::string, torch::Tensor>& dict) {
+  whatif::NamedTensors out;
+  for (const auto& item : dict) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+torch::Tensor run_bottleneck(torch::nn::ModuleList& blocks, torch::Tensor h) {
+  for (const auto& block : *blocks) {
+    if (auto* res = block->as<VaeResBlockImpl>())
+      h = res->forward(h);
+    else
+      h = block->as<VaeAttentionImpl>()->forward(h);
+  }
+  return h;
+}
+
+}  // namespace
+
+whatif::Schema KLVAEConfig::schema() {
+  return {
+      {"spatial_dims", OptionType::Int, std::int64_t{3}, "2 or 3"},
+      {"in_channels", OptionType::Int, std::int64_t{1}, "image channels"},
+      {"latent_channels", OptionType::Int, std::int64_t{4}, "channels of the latent"},
+      {"downsample", OptionType::Int, std::int64_t{4}, "size reduction per axis, a power of 2"},
+      {"channels", OptionType::IntList, std::vector<std::int64_t>{32, 64, 64},
+       "width per resolution, log2(downsample)+1 of them"},
+      {"res_blocks", OptionType::Int, std::int64_t{1}, "residual blocks per resolution"},
+      {"attention", OptionType::Bool, false,
+       "self-attention at the bottleneck (global: memory ∝ positions², and tiles cannot reproduce it)"},
+      {"groups", OptionType::Int, std::int64_t{8},
+       "GroupNorm groups; 0 = per-voxel channel norm (local: tiled decoding matches whole closely)"},
+      {"kl_weight", OptionType::Double, 1e-6, "weight of KL per input voxel against the mean L1"},
+      {"ms_ssim_weight", OptionType::Double, 0.0, "weight of 1 − MS-SSIM (0 = off)"},
+      {"adversarial_weight", OptionType::Double, 0.0,
+       "weight of the hinge generator term; > 0 adds a patch discriminator (0 = off)"},
+      {"data_range", OptionType::Double, 1.0, "max − min of the images, for PSNR and SSIM"},
+  };
+}
+
+KLVAEConfig KLVAEConfig::from(const whatif::Options& o) {
+  KLVAEConfig c;
+  c.spatial_dims = static_cast<int>(o.get_int("spatial_dims"));
+  c.in_channels = o.get_int("in_channels");
+  c.latent_channels = o.get_int("latent_channels");
+  c.downsample = o.get_int("downsample");
+  c.channels = o.get_ints("channels");
+  c.res_blocks = o.get_int("res_blocks");
+  c.attention = o.get_bool("attention");
+  c.groups = o.get_int("groups");
+  c.kl_weight = o.get_double("kl_weight");
+  c.ms_ssim_weight = o.get_double("ms_ssim_weight");
+  c.adversarial_weight = o.get_double("adversarial_weight");
+  c.data_range = o.get_double("data_range");
+  if (c.spatial_dims != 2 && c.spatial_dims != 3) throw whatif::Error("option 'spatial_dims' must be 2 or 3");
+  if (c.in_channels < 1 || c.latent_channels < 1 || c.res_blocks < 1)
+    throw whatif::Error("options 'in_channels', 'latent_channels' and 'res_blocks' must be >= 1");
+  if (c.groups < 0) throw whatif::Error("option 'groups' must be >= 0 (0 = per-voxel channel norm)");
+  const std::int64_t halvings = c.downsample >= 1 ? log2_exact(c.downsample) : -1;
+  if (halvings < 0)
+    throw whatif::Error("option 'downsample' must be a power of 2, got " + std::to_string(c.downsample));
+  if (static_cast<std::int64_t>(c.channels.size()) != halvings + 1)
+    throw whatif::Error("option 'channels' needs log2(downsample)+1 = " + std::to_string(halvings + 1) +
+                        " widths (one per resolution), got " + std::to_string(c.channels.size()));
+  for (const auto ch : c.channels)
+    if (ch <= 0 || (c.groups > 0 && ch % c.groups != 0))
+      throw whatif::Error("option 'channels': every width must be positive and divisible by 'groups' (" +
+                          std::to_string(c.groups) + "), got " + std::to_string(ch));
+  if (c.kl_weight < 0 || c.ms_ssim_weight < 0 || c.adversarial_weight < 0)
+    throw whatif::Error("options 'kl_weight', 'ms_ssim_weight' and 'adversarial_weight' must be >= 0");
+  if (!(c.data_range > 0)) throw whatif::Error("option 'data_range' must be > 0");
+  return c;
+}
+
+at::Tensor DiagonalGaussian::sample() const {
+  return mean + torch::exp(0.5 * logvar) * torch::randn_like(mean);
+}
+
+at::Tensor DiagonalGaussian::kl() const {
+  const auto m = mean.to(torch::kFloat), lv = logvar.to(torch::kFloat);
+  return 0.5 * (m.square() + lv.exp() - 1 - lv).flatten(1).sum(1);
+}
+
+KLVAENetImpl::KLVAENetImpl(const KLVAEConfig& c) : config(c) {
+  const int d = c.spatial_dims;
+  const auto levels = static_cast<std::int64_t>(c.channels.size());
+  auto bottleneck = [&](torch::nn::ModuleList& list, std::int64_t ch) {
+    list->push_back(VaeResBlock(d, ch, ch, c.groups));
+    if (c.attention) list->push_back(VaeAttention(ch, c.groups));
+    list->push_back(VaeResBlock(d, ch, ch, c.groups));
+  };
+
+  enc_in = register_module("enc_in", VaeConv(d, c.in_channels, c.channels.front(), 3, 1, 1));
+  std::int64_t ch = c.channels.front();
+  for (std::int64_t level = 0; level < levels; ++level) {
+    for (std::int64_t i = 0; i < c.res_blocks; ++i) {
+      enc_blocks->push_back(VaeResBlock(d, ch, c.channels[level], c.groups));
+      ch = c.channels[level];
+    }
+    if (level + 1 < levels) enc_down->push_back(VaeConv(d, ch, ch, 3, 2, 1));
+  }
+  bottleneck(enc_mid, ch);
+  enc_norm = register_module("enc_norm", VaeNorm(c.groups, ch));
+  enc_out = register_module("enc_out", VaeConv(d, ch, 2 * c.latent_channels, 3, 1, 1));
+
+  dec_in = register_module("dec_in", VaeConv(d, c.latent_channels, ch, 3, 1, 1));
+  bottleneck(dec_mid, ch);
+  for (std::int64_t level = levels - 1; level >= 0; --level) {
+    for (std::int64_t i = 0; i <= c.res_blocks; ++i) {
+      dec_blocks->push_back(VaeResBlock(d, ch, c.channels[level], c.groups));
+      ch = c.channels[level];
+    }
+    if (level > 0) dec_up->push_back(VaeConv(d, ch, ch, 3, 1, 1));
+  }
+  dec_norm = register_module("dec_norm", VaeNorm(c.groups, ch));
+  dec_out = register_module("dec_out", VaeConv(d, ch, c.in_channels, 3, 1, 1));
+
+  register_module("enc_blocks", enc_blocks);
+  register_module("enc_down", enc_down);
+  register_module("enc_mid", enc_mid);
+  register_module("dec_mid", dec_mid);
+  register_module("dec_blocks", dec_blocks);
+  register_module("dec_up", dec_up);
+  if (c.adversarial_weight > 0)
+    disc = register_module("disc", PatchDiscriminator(d, c.in_channels, c.channels.front(), c.groups));
+  scale_factor = register_buffer("scale_factor", torch::ones({1}));
+}
+
+DiagonalGaussian KLVAENetImpl::encode(const torch::Tensor& x) {
+  const auto levels = static_cast<std::int64_t>(config.channels.size());
+  auto h = enc_in(x);
+  std::size_t block = 0;
+  for (std::int64_t level = 0; level < levels; ++level) {
+    for (std::int64_t i = 0; i < config.res_blocks; ++i) h = enc_blocks[block++]->as<VaeResBlockImpl>()->forward(h);
+    if (level + 1 < levels) h = enc_down[level]->as<VaeConvImpl>()->forward(h);
+  }
+  h = enc_out(torch::silu(enc_norm(run_bottleneck(enc_mid, h))));
+  const auto parts = h.chunk(2, 1);
+  // The clamp keeps exp(logvar) finite early in training, as in Rombach et al.'s implementation.
+  return {parts[0], parts[1].clamp(-30.0, 20.0)};
+}
+
+torch::Tensor KLVAENetImpl::decode(const torch::Tensor& z) {
+  const auto levels = static_cast<std::int64_t>(config.channels.size());
+  auto h = run_bottleneck(dec_mid, dec_in(z));
+  std::size_t block = 0, up = 0;
+  for (std::int64_t level = levels - 1; level >= 0; --level) {
+    for (std::int64_t i = 0; i <= config.res_blocks; ++i) h = dec_blocks[block++]->as<VaeResBlockImpl>()->forward(h);
+    if (level > 0) {
+      h = torch::nn::functional::interpolate(
+          h, torch::nn::functional::InterpolateFuncOptions()
+                 .scale_factor(std::vector<double>(config.spatial_dims, 2.0))
+                 .mode(torch::kNearest));
+      h = dec_up[up++]->as<VaeConvImpl>()->forward(h);
+    }
+  }
+  return dec_out(torch::silu(dec_norm(h)));
+}
+
+KLVAEEncoder::KLVAEEncoder(const KLVAEConfig& config) : net_(config) {}
+
+void KLVAEEncoder::check_input(const at::Tensor& x, const char* what) const {
+  const auto& c = net_->config;
+  const std::string layout = c.spatial_dims == 3 ? "[B, C, D, H, W]" : "[B, C, H, W]";
+  if (x.dim() != c.spatial_dims + 2)
+    throw whatif::Error(std::string("kl-vae: ") + what + " expects a " + layout + " tensor, got " +
+                        std::to_string(x.dim()) + " dimensions");
+  if (x.size(1) != c.in_channels)
+    throw whatif::Error(std::string("kl-vae: ") + what + " expects " + std::to_string(c.in_channels) +
+                        " channels (option 'in_channels'), got " + std::to_string(x.size(1)));
+  for (std::int64_t d = 2; d < x.dim(); ++d)
+    if (x.size(d) % c.downsample != 0)
+      throw whatif::Error("kl-vae: spatial size " + std::to_string(x.size(d)) +
+                          " is not divisible by 'downsample' = " + std::to_string(c.downsample));
+}
+
+DiagonalGaussian KLVAEEncoder::posterior(const at::Tensor& x) {
+  check_input(x, "encode");
+  return net_->encode(x);
+}
+
+at::Tensor KLVAEEncoder::encode(const at::Tensor& x) {
+  return posterior(x).mean * net_->scale_factor.to(x.scalar_type());
+}
+
+at::Tensor KLVAEEncoder::decode(const at::Tensor& z) {
+  const auto& c = net_->config;
+  if (z.dim() != c.spatial_dims + 2 || z.size(1) != c.latent_channels)
+    throw whatif::Error("kl-vae: decode expects [B, " + std::to_string(c.latent_channels) + ", " +
+                        (c.spatial_dims == 3 ? "D, H, W]" : "H, W]") + " latents");
+  return net_->decode(z / net_->scale_factor.to(z.scalar_type()));
+}
+
+std::vector<std::int64_t> KLVAEEncoder::latent_shape(const std::vector<std::int64_t>& input) const {
+  const auto& c = net_->config;
+  if (static_cast<std::int64_t>(input.size()) != c.spatial_dims + 1 || input[0] != c.in_channels)
+    throw whatif::Error("kl-vae: latent_shape expects [" + std::to_string(c.in_channels) + ", *spatial] with " +
+                        std::to_string(c.spatial_dims) + " spatial sizes");
+  std::vector<std::int64_t> out{c.latent_channels};
+  for (std::size_t i = 1; i < input.size(); ++i) {
+    if (input[i] % c.downsample != 0)
+      throw whatif::Error("kl-vae: spatial size " + std::to_string(input[i]) +
+                          " is not divisible by 'downsample' = " + std::to_string(c.downsample));
+    out.push_back(input[i] / c.downsample);
+  }
+  return out;
+}
+
+at::Tensor KLVAEEncoder::loss(const at::Tensor& x, std::map<std::string, double>& logs) {
+  const auto& c = net_->config;
+  const DiagonalGaussian q = posterior(x);
+  const auto recon = net_->decode(q.sample()).to(torch::kFloat);
+  const auto target = x.to(torch::kFloat);
+  const auto l1 = (recon - target).abs().mean();
+  const auto kl = q.kl().mean();
+  // KL is summed over the latent, L1 averaged over voxels: dividing KL by the voxels per example
+  // makes kl_weight the weight of Rombach et al.'s summed formulation (1e-6 there).
+  auto total = l1 + c.kl_weight / static_cast<double>(x[0].numel()) * kl;
+  logs["l1"] = l1.item<double>();
+  logs["kl"] = kl.item<double>();
+  {
+    torch::NoGradGuard no_grad;
+    const double mse = (recon - target).square().mean().item<double>();
+    logs["psnr"] = 10.0 * std::log10(c.data_range * c.data_range / std::max(mse, 1e-20));
+    logs["ssim"] = ssim(recon, target, c.data_range).mean().item<double>();
+  }
+  if (c.ms_ssim_weight > 0) {
+    const auto ms = ms_ssim(recon, target, c.data_range).mean();
+    total = total + c.ms_ssim_weight * (1 - ms);
+    logs["ms_ssim"] = ms.item<double>();
+  }
+  if (c.adversarial_weight > 0) {
+    // Hinge objective (Lim & Ye 2017) as in Esser et al. 2021: the discriminator minimises
+    // E[relu(1 − D(x))] + E[relu(1 + D(x̂))] on detached reconstructions; the autoencoder minimises
+    // −E[D(x̂)] through a frozen discriminator. One optimiser step thus trains both sides.
+    const auto generator = -net_->disc(recon, true).mean();
+    const auto discriminator = torch::relu(1 - net_->disc(target)).mean() +
+                               torch::relu(1 + net_->disc(recon.detach())).mean();
+    total = total + c.adversarial_weight * generator + discriminator;
+    logs["adv"] = generator.item<double>();
+    logs["disc"] = discriminator.item<double>();
+  }
+  return total;
+}
+
+double KLVAEEncoder::estimate_scale(const at::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  const double sd = posterior(x).mean.to(torch::kDouble).std().item<double>();
+  if (!std::isfinite(sd) || sd <= 0)
+    throw whatif::Error("kl-vae: cannot estimate the latent scale: the latents of the given data have std " +
+                        std::to_string(sd) + " (pass more than one voxel of real data)");
+  net_->scale_factor.fill_(1.0 / sd);
+  return 1.0 / sd;
+}
+
+whatif::NamedTensors KLVAEEncoder::named_parameters() { return named(net_->named_parameters(true)); }
+whatif::NamedTensors KLVAEEncoder::named_buffers() { return named(net_->named_buffers(true)); }
+
+}  // namespace whatif_encoders
