@@ -222,7 +222,7 @@ int experiment(lua_State* L) {
       arm.config_hash = fnv1a_hex(arm.config_json);
       arm.invocation_json = invocation.dump();
       const fs::path file = fs::path(run_dir) / (arm.id + ".h5");
-      const fs::path work = fs::path(run_dir) / arm.id;
+      const fs::path work = fs::absolute(fs::path(run_dir) / arm.id);
       if (args.fresh) {
         fs::remove(file);
         fs::remove_all(work);
