@@ -73,6 +73,7 @@ class KLVAEEncoder : public whatif::Encoder {
   // Sets scale_factor to 1/std of the posterior means of `x` (all elements pooled), so that
   // encode() gives unit-variance latents on that data. Returns the factor.
   double estimate_scale(const at::Tensor& x);
+  double calibrate(const at::Tensor& x) override { return estimate_scale(x); }
   DiagonalGaussian posterior(const at::Tensor& x);
 
   whatif::NamedTensors named_parameters() override;

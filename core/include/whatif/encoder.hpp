@@ -23,6 +23,9 @@ class Encoder : public Component, public Trainable {
   // from learnable() and throw from loss().
   virtual bool learnable() const { return false; }
   virtual at::Tensor loss(const at::Tensor& x, std::map<std::string, double>& logs);
+  // After training: fits data-dependent constants on a sample `x` (the latent scale factor, so
+  // latents have unit variance) and returns the factor; 1 for encoders without one.
+  virtual double calibrate(const at::Tensor& x) { return 1.0; }
 
   // Discrete encoders (VQ) expose token ids: [B, *S'] int64 in [0, codebook_size()).
   virtual bool discrete() const { return false; }

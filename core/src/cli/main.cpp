@@ -149,10 +149,15 @@ int command_plugins(const std::vector<std::string>& args) {
     return 0;
   }
   std::cout << "options:\n";
+  std::size_t name_width = 4, default_width = 7;
+  for (const auto& spec : e.schema) {
+    name_width = std::max(name_width, spec.name.size());
+    default_width = std::max(default_width, to_string(spec.default_value).size());
+  }
   for (const auto& spec : e.schema)
-    std::cout << "  " << std::left << std::setw(16) << spec.name << std::setw(13)
-              << to_string(spec.type) << std::setw(12) << to_string(spec.default_value) << spec.doc
-              << "\n";
+    std::cout << "  " << std::left << std::setw(name_width + 2) << spec.name << std::setw(13)
+              << to_string(spec.type) << std::setw(default_width + 2) << to_string(spec.default_value)
+              << spec.doc << "\n";
   return 0;
 }
 

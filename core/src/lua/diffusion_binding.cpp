@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 
 #include "diffusion/diffusion_model.hpp"
+#include "train/fit_encoder.hpp"
 #include "lua/convert.hpp"
 #include "lua/module.hpp"
 #include "whatif/registry/error.hpp"
@@ -130,30 +131,42 @@ int diffusion_new(lua_State* L) {
   return 1;
 }
 
+// The training options both model:fit and encoder:fit take.
+TrainConfig train_config(lua_State* L, const Options& o, const char* label) {
+  TrainConfig train;
+  train.steps = o.get_int("steps");
+  train.accumulate = o.get_int("accumulate");
+  train.lr = o.get_double("lr");
+  train.warmup = o.get_int("warmup");
+  train.min_lr_ratio = o.get_double("min_lr_ratio");
+  train.weight_decay = o.get_double("weight_decay");
+  train.grad_clip = o.get_double("grad_clip");
+  train.ema_decay = o.get_double("ema_decay");
+  train.bf16 = o.get_bool("bf16");
+  train.seed = static_cast<std::uint64_t>(o.get_int("seed"));
+  train.checkpoint_every = o.get_int("checkpoint_every");
+  const std::string checkpoint = o.get_string("checkpoint");
+  if (!checkpoint.empty()) train.checkpoint = run_path(L, checkpoint);
+  train.label = label;
+  return train;
+}
+
+std::shared_ptr<Dataset> check_dataset(lua_State* L, int index, const char* method) {
+  auto dataset = std::dynamic_pointer_cast<Dataset>(check_component(L, index));
+  if (!dataset) throw Error(std::string(method) + ": the first argument must be a dataset");
+  return dataset;
+}
+
 // model:fit(dataset, {steps=, batch_size=, ...}) → {losses = {...}, steps = n, seconds = s}
 int model_fit(lua_State* L) {
   auto& model = check_model(L, 1);
-  const auto dataset = std::dynamic_pointer_cast<Dataset>(check_component(L, 2));
-  if (!dataset) throw Error("model:fit: the first argument must be a dataset");
+  const auto dataset = check_dataset(L, 2, "model:fit");
   const Options o = options_of(L, 3, kFitSchema, "model:fit");
   FitOptions fit;
   fit.batch_size = o.get_int("batch_size");
-  fit.train.steps = o.get_int("steps");
-  fit.train.accumulate = o.get_int("accumulate");
-  fit.train.lr = o.get_double("lr");
-  fit.train.warmup = o.get_int("warmup");
-  fit.train.min_lr_ratio = o.get_double("min_lr_ratio");
-  fit.train.weight_decay = o.get_double("weight_decay");
-  fit.train.grad_clip = o.get_double("grad_clip");
-  fit.train.ema_decay = o.get_double("ema_decay");
-  fit.train.bf16 = o.get_bool("bf16");
-  fit.train.seed = static_cast<std::uint64_t>(o.get_int("seed"));
-  fit.train.checkpoint_every = o.get_int("checkpoint_every");
-  const std::string checkpoint = o.get_string("checkpoint");
-  if (!checkpoint.empty()) fit.train.checkpoint = run_path(L, checkpoint);
-  fit.train.label = "diffusion";
+  fit.train = train_config(L, o, "diffusion");
   // Tokenizer files go beside the checkpoint (the arm's folder), else into the run directory.
-  fit.tokenizer_dir = checkpoint.empty()
+  fit.tokenizer_dir = fit.train.checkpoint.empty()
                           ? run_path(L, "tokenizer")
                           : (std::filesystem::path(fit.train.checkpoint).parent_path() / "tokenizer").string();
   const TrainResult result = model->fit(*dataset, fit);
@@ -164,6 +177,31 @@ int model_fit(lua_State* L) {
   lua_setfield(L, -2, "steps");
   lua_pushnumber(L, result.seconds);
   lua_setfield(L, -2, "seconds");
+  return 1;
+}
+
+// encoder:fit(dataset, {steps=, batch_size=, ...}) → {losses, steps, seconds, scale, <log> = {...}}
+// trains a learnable encoder (kl-vae) with its own loss, then calibrates its latent scale.
+int encoder_fit(lua_State* L) {
+  auto encoder = std::dynamic_pointer_cast<Encoder>(check_component(L, 1));
+  if (!encoder) throw Error("fit is a method of encoders and models");
+  const auto dataset = check_dataset(L, 2, "encoder:fit");
+  const Options o = options_of(L, 3, kFitSchema, "encoder:fit");
+  const EncoderFit result =
+      fit_encoder(*encoder, *dataset, train_config(L, o, "encoder"), o.get_int("batch_size"));
+  lua_newtable(L);
+  push_value(L, Value(result.train.losses));
+  lua_setfield(L, -2, "losses");
+  for (const auto& [name, values] : result.logs) {
+    push_value(L, Value(values));
+    lua_setfield(L, -2, name.c_str());
+  }
+  lua_pushinteger(L, result.train.steps_done);
+  lua_setfield(L, -2, "steps");
+  lua_pushnumber(L, result.train.seconds);
+  lua_setfield(L, -2, "seconds");
+  lua_pushnumber(L, result.scale);
+  lua_setfield(L, -2, "scale");
   return 1;
 }
 
@@ -365,6 +403,12 @@ void open_diffusion(lua_State* L) {
 
   lua_pushcfunction(L, guarded<diffusion_new>);
   lua_setfield(L, -2, "diffusion");
+
+  luaL_getmetatable(L, "whatif.Component");
+  lua_getfield(L, -1, "__index");
+  lua_pushcfunction(L, guarded<encoder_fit>);
+  lua_setfield(L, -2, "fit");
+  lua_pop(L, 2);
 }
 
 }  // namespace whatif::lua

@@ -1,0 +1,44 @@
+#include "train/fit_encoder.hpp"
+
+#include <ATen/ATen.h>
+
+#include "util/progress.hpp"
+#include "whatif/dataset.hpp"
+#include "whatif/encoder.hpp"
+#include "whatif/registry/error.hpp"
+
+namespace whatif {
+
+EncoderFit fit_encoder(Encoder& encoder, const Dataset& data, TrainConfig config, std::int64_t batch_size,
+                       std::int64_t calibration_examples) {
+  if (!encoder.learnable())
+    throw Error(encoder.identity().kind + "/" + encoder.identity().name + " has nothing to train");
+  const std::int64_t n = data.size();
+  if (n == 0) throw Error("encoder fit: the dataset is empty");
+  std::vector<at::Tensor> images;
+  {
+    Progress progress(n, "reading data");
+    for (std::int64_t i = 0; i < n; ++i) {
+      images.push_back(data.get(i).image);
+      progress.tick();
+    }
+  }
+  EncoderFit result;
+  Trainer trainer(config, {{"encoder", &encoder}});
+  result.train = trainer.fit([&](std::int64_t, std::int64_t, at::Generator& generator,
+                                 std::map<std::string, double>& logs) {
+    const at::Tensor indices = at::randint(n, {batch_size}, generator, at::kLong);
+    std::vector<at::Tensor> batch;
+    for (std::int64_t b = 0; b < batch_size; ++b) batch.push_back(images[indices[b].item<std::int64_t>()]);
+    const at::Tensor loss = encoder.loss(at::stack(batch), logs);
+    for (const auto& [name, value] : logs) result.logs[name].push_back(value);
+    return loss;
+  });
+  trainer.use_ema(true);
+  encoder.train(false);
+  const std::int64_t m = std::min(n, calibration_examples);
+  result.scale = encoder.calibrate(at::stack(std::vector<at::Tensor>(images.begin(), images.begin() + m)));
+  return result;
+}
+
+}  // namespace whatif

@@ -1,0 +1,24 @@
+#pragma once
+// Trains a learnable encoder (the kl-vae) on a dataset through the common Trainer, then calibrates
+// its latent scale on a sample of the data.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "train/trainer.hpp"
+
+namespace whatif {
+
+class Dataset;
+class Encoder;
+
+struct EncoderFit {
+  TrainResult train;
+  std::map<std::string, std::vector<double>> logs;  // per step: "psnr", "l1", "kl", ...
+  double scale = 1.0;                               // what calibrate() set
+};
+
+EncoderFit fit_encoder(Encoder& encoder, const Dataset& data, TrainConfig config,
+                       std::int64_t batch_size, std::int64_t calibration_examples = 64);
+
+}  // namespace whatif
