@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "support/error_of.hpp"
 #include "whatif/registry/error.hpp"
 #include "whatif/registry/options.hpp"
 #include "whatif/registry/suggest.hpp"
@@ -9,6 +10,8 @@ using whatif::OptionType;
 using whatif::Options;
 using whatif::Schema;
 using whatif::Value;
+
+using whatif::test::error_of;
 
 namespace {
 
@@ -20,15 +23,6 @@ const Schema kSchema{
     {"attention", OptionType::Bool, false, "flag"},
 };
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "support/error_of.hpp"
 #include "whatif/registry/error.hpp"
 #include "whatif/registry/plugin.hpp"
 #include "whatif/registry/registry.hpp"
@@ -12,6 +13,8 @@ using whatif::OptionType;
 using whatif::Options;
 using whatif::Registry;
 
+using whatif::test::error_of;
+
 namespace {
 
 const std::string kTemplate = std::string(WHATIF_PLUGIN_DIR) + "/libwhatif-plugin-template.so";
@@ -20,16 +23,6 @@ std::string plugin(const std::string& name) {
   return std::string(WHATIF_TEST_PLUGIN_DIR) + "/libwhatif-plugin-" + name + ".so";
 }
 
-// The error message of `f`, or "" if it did not throw an Error.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

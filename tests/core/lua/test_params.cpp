@@ -1,10 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include "support/error_of.hpp"
 #include "lua/params.hpp"
 #include "whatif/registry/error.hpp"
 
 using whatif::ParamDecl;
 using whatif::Value;
+
+using whatif::test::error_of;
 
 namespace {
 
@@ -19,15 +22,6 @@ ParamDecl decl() {
   return d;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const whatif::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 
