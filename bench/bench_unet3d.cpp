@@ -3,26 +3,15 @@
 // memory, next to the same network in PyTorch's Python API timed by this same command.
 //
 //   bench_unet3d [--steps N] [--threads T] [--no-python]
-#include <sys/resource.h>
-
-#include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <iostream>
-#include <map>
 #include <memory>
-#include <string>
 
-#include <torch/torch.h>
-
-#include "train/autocast.hpp"
-#include "whatif/denoiser.hpp"
+#include "bench_common.hpp"
 #include "whatif/registry/registry.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 
 struct Args {
   int steps = 5;
@@ -30,41 +19,14 @@ struct Args {
   bool python = true;
 };
 
+constexpr std::int64_t kShape[] = {2, 1, 32, 32, 32};
+
 std::shared_ptr<whatif::Denoiser> reference_unet(whatif::Registry& registry) {
   return registry.create_as<whatif::Denoiser>(
       "denoiser", "unet",
       whatif::Options::from_strings({"spatial_dims=3", "channels=32,64,64", "res_blocks=1",
                                      "attention_levels=-1", "cross_attention_levels=-1",
                                      "bottleneck_blocks=1"}));
-}
-
-// One v-prediction step under the cosine schedule, as in bench/python/unet3d.py.
-void train_step(whatif::Denoiser& net, torch::optim::Optimizer& optimizer, bool bf16) {
-  const auto x = torch::randn({2, 1, 32, 32, 32});
-  const auto eps = torch::randn_like(x);
-  const auto t = torch::rand({2});
-  const auto alpha = torch::cos(M_PI * t / 2), sigma = torch::sin(M_PI * t / 2);
-  const auto lambda = 2 * (alpha.clamp_min(1e-12).log() - sigma.clamp_min(1e-12).log());
-  const auto a = alpha.view({-1, 1, 1, 1, 1}), s = sigma.view({-1, 1, 1, 1, 1});
-  torch::Tensor loss;
-  {
-    whatif::AutocastGuard autocast(bf16);
-    loss = (net.forward(a * x + s * eps, lambda, {}).to(torch::kFloat) - (a * eps - s * x)).square().mean();
-  }
-  optimizer.zero_grad();
-  loss.backward();
-  optimizer.step();
-}
-
-double time_training(whatif::Denoiser& net, bool bf16, int steps) {
-  std::vector<torch::Tensor> params;
-  for (auto& [name, p] : net.named_parameters()) params.push_back(p);
-  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(1e-4));
-  net.train(true);
-  for (int i = 0; i < 2; ++i) train_step(net, optimizer, bf16);
-  const auto start = Clock::now();
-  for (int i = 0; i < steps; ++i) train_step(net, optimizer, bf16);
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count() / steps;
 }
 
 double time_sampling_step(whatif::Denoiser& net, bool bf16, int steps) {
@@ -99,29 +61,27 @@ std::map<std::string, double> run_python(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const auto flags = bench::parse_flags(argc, argv, {{"steps", 5}, {"threads", 2}, {"no-python", 0}, {"channels-last", 0}},
+                                        "bench_unet3d [--steps N] [--threads T] [--no-python] [--channels-last]");
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) args.steps = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) args.threads = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--no-python")) args.python = false;
-    else {
-      std::cerr << "usage: bench_unet3d [--steps N] [--threads T] [--no-python]\n";
-      return 2;
-    }
-  }
+  args.steps = static_cast<int>(flags.at("steps"));
+  args.threads = static_cast<int>(flags.at("threads"));
+  args.python = flags.at("no-python") == 0;
   torch::set_num_threads(args.threads);
   torch::manual_seed(0);
   whatif::Registry registry;
   registry.load(std::string(WHATIF_PLUGIN_DIR) + "/libwhatif-plugin-denoisers.so");
   auto net = reference_unet(registry);
 
-  const double fp32 = time_training(*net, false, args.steps);
-  const double bf16 = time_training(*net, true, args.steps);
+  const double fp32 = bench::time_training(*net, kShape, false, args.steps);
+  const double bf16 = bench::time_training(*net, kShape, true, args.steps);
+  if (flags.at("channels-last") != 0) {
+    const double cl = bench::time_training(*reference_unet(registry), kShape, true, args.steps, true);
+    std::printf("  C++ train step bf16, channels-last weights and input: %.1f ms (contiguous %.1f ms)\n", cl, bf16);
+  }
   const double sample_fp32 = time_sampling_step(*net, false, args.steps);
   const double sample_bf16 = time_sampling_step(*net, true, args.steps);
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  const double rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  const double rss_mb = bench::peak_rss_mb();
 
   std::printf("3D U-Net 32-64-64, batch 2, 32^3, %d threads, %d timed steps\n", args.threads, args.steps);
   std::printf("  C++ train step   fp32 %8.1f ms   bf16 autocast %8.1f ms   (bf16/fp32 %.2f)\n", fp32, bf16, bf16 / fp32);

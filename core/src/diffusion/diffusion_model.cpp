@@ -4,8 +4,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 
+#include "diffusion/latent_cache.hpp"
+#include "diffusion/tiling.hpp"
 #include "train/checkpoint.hpp"
-#include "util/progress.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace whatif {
@@ -66,42 +67,15 @@ at::Tensor DiffusionModel::attributes_tensor(const std::vector<std::map<std::str
 }
 
 TrainResult DiffusionModel::fit(const Dataset& data, const FitOptions& options) {
-  const std::int64_t n = data.size();
-  if (n == 0) throw Error("diffusion fit: the dataset is empty");
-  // Small datasets are read once into memory (every example is revisited many times); the
-  // examples are generated or decoded by the dataset exactly once.
-  std::vector<Example> examples;
-  examples.reserve(static_cast<std::size_t>(n));
-  {
-    Progress progress(n, "reading data");
-    for (std::int64_t i = 0; i < n; ++i) {
-      examples.push_back(data.get(i));
-      progress.tick();
-    }
-  }
-  image_shape_.assign(examples.front().image.sizes().begin(), examples.front().image.sizes().end());
+  if (data.size() == 0) throw Error("diffusion fit: the dataset is empty");
+  // Representations are computed once, not every step (or read from the latent cache): latent
+  // diffusion trains on cached latents.
+  const EncodedData encoded = encode_dataset(*parts_.encoder, data, options.latent_cache);
+  const std::int64_t n = static_cast<std::int64_t>(encoded.latents.size());
+  image_shape_ = encoded.image_shape;
   attribute_names_ = data.attribute_names();
-  if (parts_.text && !parts_.text->frozen()) {
-    std::vector<std::string> corpus;
-    for (const auto& e : examples) corpus.push_back(e.text);
-    parts_.text->fit_tokenizer(corpus, options.tokenizer_dir);
-  }
-  // Representations are computed once, not every step: latent diffusion trains on cached latents.
-  std::vector<at::Tensor> representations;
-  {
-    at::NoGradGuard no_grad;
-    parts_.encoder->train(false);
-    Progress progress(n, "encoding data");
-    const std::int64_t chunk = 16;
-    for (std::int64_t start = 0; start < n; start += chunk) {
-      std::vector<at::Tensor> images;
-      for (std::int64_t i = start; i < std::min(n, start + chunk); ++i)
-        images.push_back(examples[static_cast<std::size_t>(i)].image);
-      const at::Tensor z = parts_.encoder->encode(at::stack(images));
-      for (std::int64_t i = 0; i < z.size(0); ++i) representations.push_back(z[i]);
-      progress.tick(z.size(0));
-    }
-  }
+  if (parts_.text && !parts_.text->frozen()) parts_.text->fit_tokenizer(encoded.texts, options.tokenizer_dir);
+  const std::vector<at::Tensor>& representations = encoded.latents;
   TrainConfig train = options.train;
   train.config_json = config_json();
   Trainer trainer(train, trainable_parts());
@@ -115,8 +89,8 @@ TrainResult DiffusionModel::fit(const Dataset& data, const FitOptions& options) 
     for (std::int64_t b = 0; b < batch; ++b) {
       const auto i = static_cast<std::size_t>(indices[b].item<std::int64_t>());
       latents.push_back(representations[i]);
-      input.text.push_back(examples[i].text);
-      attributes.push_back(examples[i].attributes);
+      input.text.push_back(encoded.texts[i]);
+      attributes.push_back(encoded.attributes[i]);
     }
     const at::Tensor x0 = at::stack(latents);
     Cond cond;
@@ -175,6 +149,14 @@ at::Tensor DiffusionModel::start_noise(std::int64_t batch, std::uint64_t seed, d
   return eps * sigma.item<double>();
 }
 
+at::Tensor DiffusionModel::decode(const at::Tensor& z, const GenerateOptions& o) {
+  if (o.decode_tile <= 0) return parts_.encoder->decode(z);
+  Tiling tiling;
+  tiling.tile = o.decode_tile;
+  tiling.overlap = o.decode_overlap;
+  return tiled_decode(*parts_.encoder, z, tiling);
+}
+
 at::Tensor DiffusionModel::generate(const GenerateOptions& o) {
   at::NoGradGuard no_grad;
   std::int64_t batch = 0;
@@ -184,7 +166,7 @@ at::Tensor DiffusionModel::generate(const GenerateOptions& o) {
   sample.t_start = o.t_start;
   sample.generator = at::make_generator<at::CPUGeneratorImpl>(o.seed + 1);
   const at::Tensor z = parts_.sampler->sample(denoise, *parts_.schedule, start_noise(batch, o.seed, o.t_start), sample);
-  return parts_.encoder->decode(z);
+  return decode(z, o);
 }
 
 std::pair<at::Tensor, at::Tensor> DiffusionModel::counterfactual_fixed_noise(const GenerateOptions& a,
@@ -210,7 +192,7 @@ at::Tensor DiffusionModel::counterfactual_inversion(const at::Tensor& images, co
   sample.t_start = strength;
   const at::Tensor z0 = parts_.encoder->encode(images);
   const at::Tensor zt = parts_.sampler->invert(forward, *parts_.schedule, z0, sample);
-  return parts_.encoder->decode(parts_.sampler->sample(backward, *parts_.schedule, zt, sample));
+  return decode(parts_.sampler->sample(backward, *parts_.schedule, zt, sample), counterfactual);
 }
 
 void DiffusionModel::save(const std::string& path) const {

@@ -33,6 +33,7 @@ struct FitOptions {
   TrainConfig train;
   std::int64_t batch_size = 8;
   std::string tokenizer_dir;  // where the text encoder writes its tokenizer files
+  std::string latent_cache;   // HDF5 cache of the encoded dataset (latent_cache.hpp); "" = memory
 };
 
 struct GenerateOptions {
@@ -43,6 +44,8 @@ struct GenerateOptions {
   double guidance = 1.0;
   std::int64_t steps = 50;
   double t_start = 1.0;
+  std::int64_t decode_tile = 0;     // > 0: decode tile by tile (latent voxels per tile side)
+  std::int64_t decode_overlap = 4;  // overlap of neighbouring tiles, latent voxels
 };
 
 class DiffusionModel {
@@ -74,6 +77,7 @@ class DiffusionModel {
   DenoiseFn guided(const GenerateOptions& options, std::int64_t& batch);
   at::Tensor start_noise(std::int64_t batch, std::uint64_t seed, double t_start) const;
   at::Tensor attributes_tensor(const std::vector<std::map<std::string, double>>& rows) const;
+  at::Tensor decode(const at::Tensor& z, const GenerateOptions& options);
 
   DiffusionParts parts_;
   DiffusionProcess process_;

@@ -8,21 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "train/checkpoint.hpp"
+#include "util/hash.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace whatif {
 namespace fs = std::filesystem;
 
-std::string fnv1a_hex(const std::string& text) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (const unsigned char c : text) {
-    hash ^= c;
-    hash *= 0x100000001b3ULL;
-  }
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(hash));
-  return out;
-}
+std::string fnv1a_hex(const std::string& text) { return hex(fnv1a(text)); }
 
 void write_arm(const std::string& dir, const ArmResult& arm) {
   Checkpoint c;

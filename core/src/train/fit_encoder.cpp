@@ -1,5 +1,8 @@
 #include "train/fit_encoder.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include <ATen/ATen.h>
 
 #include "util/progress.hpp"
@@ -37,7 +40,15 @@ EncoderFit fit_encoder(Encoder& encoder, const Dataset& data, TrainConfig config
   trainer.use_ema(true);
   encoder.train(false);
   const std::int64_t m = std::min(n, calibration_examples);
-  result.scale = encoder.calibrate(at::stack(std::vector<at::Tensor>(images.begin(), images.begin() + m)));
+  const at::Tensor sample = at::stack(std::vector<at::Tensor>(images.begin(), images.begin() + m));
+  result.scale = encoder.calibrate(sample);
+  {
+    at::NoGradGuard no_grad;
+    const at::Tensor x = sample.to(at::kDouble);
+    const double range = (x.max() - x.min()).item<double>();
+    const double mse = (encoder.decode(encoder.encode(sample)).to(at::kDouble) - x).pow(2).mean().item<double>();
+    result.recon_psnr = 10.0 * std::log10(range * range / std::max(mse, 1e-20));
+  }
   return result;
 }
 
