@@ -18,4 +18,64 @@ function M.ml(fraction, voxels, spacing_mm)
   return fraction * voxels * spacing_mm ^ 3 / 1000
 end
 
+-- The judges of generated MS counterfactuals, trained once per (dataset, seed) on the real data
+-- and shared by every arm of a run: an attribute classifier for text-alignment and the real twins'
+-- lesion volumes for effectiveness. `opts`: delta, classifier_steps.
+local judges = {}
+function M.judges(data, seed, opts)
+  local key = tostring(data) .. "#" .. seed
+  if not judges[key] then
+    local alignment = whatif.metric("text-alignment", {attribute = "level", steps = opts.classifier_steps})
+    local effect = whatif.metric("effectiveness", {delta = opts.delta})
+    local real = alignment:fit(data, {seed = seed})
+    for k, v in pairs(effect:fit(data)) do real[k] = v end
+    judges[key] = {alignment = alignment, effect = effect, real = real}
+  end
+  return judges[key]
+end
+
+local levels = {minimal = 0, high = 2}
+
+-- `opts.pairs` fixed-noise pairs "minimal" vs "high lesion load" (seeds 101, 102, ...) at guidance
+-- `opts.guidance` with `opts.steps` sampler steps (and `opts.decode_tile` when set), judged by
+-- `j` (M.judges). Stores the first pair as samples of `ctx`. Returns the metrics table; the
+-- darkening fractions are given at delta and, as `*_faint_fraction`, at delta / 3.
+function M.evaluate(model, j, ctx, opts)
+  j.alignment:reset()
+  j.effect:reset()
+  local preservation = whatif.metric("subject-preservation", {data_range = 1})
+  local darker, brighter, darker_faint, brighter_faint = 0, 0, 0, 0
+  local start = whatif.clock()
+  for i = 1, opts.pairs do
+    local minimal, high = model:counterfactual{prompts = {"minimal lesion load", "high lesion load"},
+                                               seed = 100 + i, guidance = opts.guidance, steps = opts.steps,
+                                               decode_tile = opts.decode_tile or 0}
+    if i == 1 then
+      ctx:sample("minimal", minimal)
+      ctx:sample("high", high)
+    end
+    preservation:update{generated = high, source = minimal}
+    j.alignment:update{generated = minimal, attributes = {level = levels.minimal}}
+    j.alignment:update{generated = high, attributes = {level = levels.high}}
+    j.effect:update{generated = high, source = minimal,
+                    attributes = {level = levels.high, source_level = levels.minimal}}
+    local d, b = M.darkening(minimal, high, opts.delta)
+    darker, brighter = darker + d / opts.pairs, brighter + b / opts.pairs
+    d, b = M.darkening(minimal, high, opts.delta / 3)
+    darker_faint, brighter_faint = darker_faint + d / opts.pairs, brighter_faint + b / opts.pairs
+  end
+  local seconds = whatif.clock() - start
+  local kept, aligned, effect = preservation:compute(), j.alignment:compute(), j.effect:compute()
+  return {subject_ms_ssim = kept.source_ms_ssim, subject_psnr = kept.source_psnr,
+          text_alignment = aligned.text_alignment,
+          classifier_heldout_accuracy = aligned.classifier_heldout_accuracy,
+          effectiveness = effect.effectiveness, lesion_volume_error_ml = effect.effectiveness_error_ml,
+          lesion_measured_ml = effect.effectiveness_measured_ml,
+          lesion_expected_ml = effect.effectiveness_expected_ml,
+          measure_real_error_ml = effect.measure_real_error_ml,
+          darker_fraction = darker, brighter_fraction = brighter,
+          darker_faint_fraction = darker_faint, brighter_faint_fraction = brighter_faint,
+          sample_pair_seconds = seconds / opts.pairs}
+end
+
 return M

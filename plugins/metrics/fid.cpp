@@ -61,8 +61,22 @@ at::Tensor pyramid_features(const at::Tensor& x) {
   return at::cat(parts, 1);
 }
 
-FidMetric::FidMetric(const std::string& extractor) : extractor_path_(extractor) {
+FidMetric::FidMetric(const std::string& extractor, ClassifierOptions classifier)
+    : extractor_path_(extractor), classifier_(std::move(classifier)) {
   if (!extractor.empty()) extractor_ = load_extractor(extractor);
+}
+
+std::map<std::string, double> FidMetric::fit(const whatif::Dataset& data, std::uint64_t seed) {
+  if (extractor_) return {};
+  const double accuracy = classifier_.fit(data, seed);
+  data_reference_.reset();
+  const std::int64_t chunk = 16;
+  for (std::int64_t start = 0; start < data.size(); start += chunk) {
+    std::vector<at::Tensor> images;
+    for (std::int64_t i = start; i < std::min(data.size(), start + chunk); ++i) images.push_back(data.get(i).image);
+    data_reference_.add(features(at::stack(images)));
+  }
+  return {{"classifier_heldout_accuracy", accuracy}};
 }
 
 void FidMetric::reset() {
@@ -71,7 +85,7 @@ void FidMetric::reset() {
 }
 
 at::Tensor FidMetric::features(const at::Tensor& x) {
-  if (!extractor_) return pyramid_features(x);
+  if (!extractor_) return classifier_.fitted() ? classifier_.features(x) : pyramid_features(x);
   torch::NoGradGuard no_grad;
   extractor_->to(x.device());
   c10::IValue out;
@@ -93,15 +107,16 @@ void FidMetric::update(const whatif::MetricItem& item) {
 }
 
 std::map<std::string, double> FidMetric::compute() {
-  if (generated_.count() < 2 || reference_.count() < 2)
+  const GaussianFit& reference = reference_.count() > 0 ? reference_ : data_reference_;
+  if (generated_.count() < 2 || reference.count() < 2)
     throw whatif::Error("fid needs at least two generated and two reference volumes, got " +
                         std::to_string(generated_.count()) + " and " +
-                        std::to_string(reference_.count()));
-  if (generated_.dims() != reference_.dims())
+                        std::to_string(reference.count()));
+  if (generated_.dims() != reference.dims())
     throw whatif::Error("fid: generated and reference features differ in length (" +
                         std::to_string(generated_.dims()) + " vs " +
-                        std::to_string(reference_.dims()) + "); give volumes of one shape");
-  return {{"fid", frechet_distance(reference_.mean(), reference_.covariance(), generated_.mean(),
+                        std::to_string(reference.dims()) + "); give volumes of one shape");
+  return {{"fid", frechet_distance(reference.mean(), reference.covariance(), generated_.mean(),
                                    generated_.covariance())}};
 }
 

@@ -1,13 +1,16 @@
 #pragma once
 // fid: Fréchet distance (Heusel et al. 2017) between the features of reference volumes and of
 // generated ones. Features come from a user's TorchScript extractor, forward(x [B, C, (D,) H, W])
-// → [B, ...] (flattened per example), or, without one, from `pyramid_features`.
+// → [B, ...] (flattened per example); else, once fit(dataset) has run, from the penultimate layer
+// of an attribute classifier trained on the dataset (classifier.hpp), with the dataset's volumes as
+// the default reference set; else from `pyramid_features`.
 #include <optional>
 
 #include <torch/script.h>
 
 #include <whatif/metric.hpp>
 
+#include "classifier.hpp"
 #include "frechet.hpp"
 
 namespace whatif_metrics {
@@ -26,7 +29,11 @@ at::Tensor pyramid_features(const at::Tensor& x);
 class FidMetric : public whatif::Metric {
  public:
   // `extractor`: path of a TorchScript module, or "" for pyramid_features.
-  explicit FidMetric(const std::string& extractor);
+  FidMetric(const std::string& extractor, ClassifierOptions classifier);
+  // Without an extractor: trains the classifier and takes the features of every volume of `data`
+  // as the reference set (used when no reference was given through update). Returns
+  // {classifier_heldout_accuracy}.
+  std::map<std::string, double> fit(const whatif::Dataset& data, std::uint64_t seed) override;
   void reset() override;
   // item.generated and item.reference each join their set when given; the sets need not come in
   // pairs, so reference volumes may arrive in items of their own.
@@ -38,7 +45,8 @@ class FidMetric : public whatif::Metric {
 
   std::string extractor_path_;
   std::optional<torch::jit::Module> extractor_;
-  GaussianFit generated_, reference_;
+  AttributeClassifier classifier_;
+  GaussianFit generated_, reference_, data_reference_;
 };
 
 }  // namespace whatif_metrics

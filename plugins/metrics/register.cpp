@@ -2,6 +2,7 @@
 #include <whatif/registry/plugin.hpp>
 #include <whatif/registry/registry.hpp>
 
+#include "attribute_metrics.hpp"
 #include "fid.hpp"
 #include "similarity.hpp"
 #include "similarity_metrics.hpp"
@@ -12,6 +13,23 @@ using whatif::OptionType;
 
 const whatif::OptionSpec kDataRange{"data_range", OptionType::Double, 2.0,
                                     "intensity range R = max − min (2 for data in [-1, 1])"};
+
+const std::vector<whatif::OptionSpec> kClassifierOptions{
+    {"attribute", OptionType::String, std::string("level"), "the attribute the classifier learns to tell apart"},
+    {"steps", OptionType::Int, std::int64_t{300}, "classifier training steps"},
+    {"batch", OptionType::Int, std::int64_t{16}, "classifier batch size"},
+    {"width", OptionType::Int, std::int64_t{16}, "channels of the classifier's first convolution"},
+    {"lr", OptionType::Double, 2e-3, "classifier learning rate (AdamW)"}};
+
+whatif_metrics::ClassifierOptions classifier_options(const whatif::Options& o) {
+  whatif_metrics::ClassifierOptions c;
+  c.attribute = o.get_string("attribute");
+  c.steps = o.get_int("steps");
+  c.batch = o.get_int("batch");
+  c.width = o.get_int("width");
+  c.lr = o.get_double("lr");
+  return c;
+}
 
 void add_paired(whatif::Registry& registry, const std::string& name, const std::string& key,
                 whatif_metrics::Similarity similarity, const std::string& doc) {
@@ -44,15 +62,38 @@ void register_components(whatif::Registry& registry) {
         return std::make_shared<whatif_metrics::SubjectPreservationMetric>(
             o.get_double("data_range"));
       });
+  std::vector<whatif::OptionSpec> fid_options{
+      {"extractor", OptionType::String, std::string(),
+       "TorchScript feature extractor, forward(x [B,C,(D,)H,W]) -> [B,...]; empty: the attribute "
+       "classifier's penultimate features after fit(dataset), fixed intensity-pyramid features "
+       "before"}};
+  fid_options.insert(fid_options.end(), kClassifierOptions.begin(), kClassifierOptions.end());
   registry.add<whatif::Metric>(
       "metric", "fid",
       "Fréchet distance (Heusel et al. 2017) between Gaussian fits of reference and generated "
       "features",
-      {{"extractor", OptionType::String, std::string(),
-        "TorchScript feature extractor, forward(x [B,C,(D,)H,W]) -> [B,...]; empty: fixed "
-        "intensity-pyramid features"}},
+      fid_options, [](const whatif::Options& o) {
+        return std::make_shared<whatif_metrics::FidMetric>(o.get_string("extractor"), classifier_options(o));
+      });
+  registry.add<whatif::Metric>(
+      "metric", "text-alignment",
+      "fraction of generated volumes an attribute classifier, trained on the real training split "
+      "by fit(dataset), assigns to the requested class; its held-out accuracy on real volumes "
+      "beside it",
+      kClassifierOptions, [](const whatif::Options& o) {
+        return std::make_shared<whatif_metrics::TextAlignmentMetric>(classifier_options(o));
+      });
+  registry.add<whatif::Metric>(
+      "metric", "effectiveness",
+      "volume that changed between a counterfactual and its source (darker by > delta for a "
+      "higher requested level) against the change real twins show; fit(dataset) reads the twins",
+      {{"attribute", OptionType::String, std::string("lesion_volume_ml"),
+        "ground-truth volume attribute (ml) the change is compared with"},
+       {"level", OptionType::String, std::string("level"), "attribute naming a twin's level"},
+       {"delta", OptionType::Double, 0.3, "intensity change (image units) that counts a voxel as changed"}},
       [](const whatif::Options& o) {
-        return std::make_shared<whatif_metrics::FidMetric>(o.get_string("extractor"));
+        return std::make_shared<whatif_metrics::EffectivenessMetric>(whatif_metrics::EffectivenessOptions{
+            o.get_string("attribute"), o.get_string("level"), o.get_double("delta")});
       });
 }
 

@@ -1,8 +1,8 @@
 -- A two-arm sweep small enough for the tests: exercises skip, resume from checkpoint, shards,
--- failures and verify.
+-- failures, verify, the script's summary and the report's metric plots.
 local p = whatif.params{steps = 12, fail = "none"}
 local data = whatif.dataset("synthetic-brain", {task = "ms", subjects = 2, size = 32, dims = 2, text = "prompt"})
-whatif.experiment{
+local results = whatif.experiment{
   name = "sweep",
   arms = whatif.grid{guidance = {1.0, 2.0}},
   seeds = {1},
@@ -26,3 +26,9 @@ whatif.experiment{
     return {loss = fit.losses[#fit.losses], difference = (a - b):abs():mean()}
   end,
 }
+
+local done = 0
+for _, r in ipairs(results) do
+  if r.status == "complete" then done = done + 1 end
+end
+whatif.summary(("%d of %d arms complete."):format(done, #results))

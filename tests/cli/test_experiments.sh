@@ -53,6 +53,8 @@ check "the rerun skipped the finished arm" grep -q "guidance=1.0-seed1\] complet
 check "the rerun resumed from the checkpoint" grep -q "resuming from" "$work/resume.log"
 "$whatif" report "$work/straight" >/dev/null && "$whatif" report "$work/killed" >/dev/null
 check "the resumed sweep's table equals the uninterrupted one" cmp -s "$work/straight/report.csv" "$work/killed/report.csv"
+check "the report opens with the script's summary" grep -q "2 of 2 arms complete" "$work/straight/report.md"
+check "the report plots each metric against the numeric parameter" [ -s "$work/straight/metric-difference-vs-guidance.svg" ]
 
 # Shards split the arms; a failing arm is recorded and the others still run.
 "$whatif" run "$here/sweep.lua" --shard 1/2 --out "$work/shard" --set steps=2 >/dev/null 2>&1

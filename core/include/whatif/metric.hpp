@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "whatif/dataset.hpp"
 #include "whatif/registry/component.hpp"
 #include "whatif/tensor.hpp"
 
@@ -20,6 +21,11 @@ class Metric : public Component {
  public:
   ~Metric() override;
 
+  // Metrics that learn from real data (the text-alignment classifier, fid's classifier features)
+  // or calibrate on it (effectiveness) do so here, once, before their updates, and return what
+  // they measured on real data (a held-out accuracy, the measure's error on real twins). The
+  // randomness of training comes from `seed`. The others have nothing to learn and return {}.
+  virtual std::map<std::string, double> fit(const Dataset& data, std::uint64_t seed) { return {}; }
   virtual void reset() = 0;
   virtual void update(const MetricItem& item) = 0;
   virtual std::map<std::string, double> compute() = 0;

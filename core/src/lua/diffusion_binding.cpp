@@ -11,6 +11,7 @@
 #include "train/fit_encoder.hpp"
 #include "lua/convert.hpp"
 #include "lua/module.hpp"
+#include "whatif/metric.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace whatif::lua {
@@ -70,6 +71,8 @@ const Schema kGenerateSchema{
     {"seed", OptionType::Int, std::int64_t{0}, "seed of z_T"},
     {"guidance", OptionType::Double, 1.0, "classifier-free guidance w (0 = unconditional)"},
     {"steps", OptionType::Int, std::int64_t{50}, "sampler steps"},
+    {"decode_tile", OptionType::Int, std::int64_t{0}, "decode tile by tile, this many latent voxels a side (0 = whole)"},
+    {"decode_overlap", OptionType::Int, std::int64_t{4}, "overlap of decoding tiles, latent voxels"},
 };
 
 std::string run_path(lua_State* L, const std::string& path) {
@@ -92,6 +95,8 @@ GenerateOptions generate_options(const Options& o) {
   g.seed = static_cast<std::uint64_t>(o.get_int("seed"));
   g.guidance = o.get_double("guidance");
   g.steps = o.get_int("steps");
+  g.decode_tile = o.get_int("decode_tile");
+  g.decode_overlap = o.get_int("decode_overlap");
   return g;
 }
 
@@ -161,8 +166,12 @@ std::shared_ptr<Dataset> check_dataset(lua_State* L, int index, const char* meth
 int model_fit(lua_State* L) {
   auto& model = check_model(L, 1);
   const auto dataset = check_dataset(L, 2, "model:fit");
-  const Options o = options_of(L, 3, kFitSchema, "model:fit");
+  Schema schema = kFitSchema;
+  schema.push_back({"cache", OptionType::String, std::string(""),
+                    "latent cache file (HDF5, relative to the run directory); \"\" = in memory"});
+  const Options o = options_of(L, 3, schema, "model:fit");
   FitOptions fit;
+  if (!o.get_string("cache").empty()) fit.latent_cache = run_path(L, o.get_string("cache"));
   fit.batch_size = o.get_int("batch_size");
   fit.train = train_config(L, o, "diffusion");
   // Tokenizer files go beside the checkpoint (the arm's folder), else into the run directory.
@@ -184,7 +193,7 @@ int model_fit(lua_State* L) {
 // trains a learnable encoder (kl-vae) with its own loss, then calibrates its latent scale.
 int encoder_fit(lua_State* L) {
   auto encoder = std::dynamic_pointer_cast<Encoder>(check_component(L, 1));
-  if (!encoder) throw Error("fit is a method of encoders and models");
+  if (!encoder) throw Error("fit is a method of encoders, metrics and models");
   const auto dataset = check_dataset(L, 2, "encoder:fit");
   const Options o = options_of(L, 3, kFitSchema, "encoder:fit");
   const EncoderFit result =
@@ -202,7 +211,73 @@ int encoder_fit(lua_State* L) {
   lua_setfield(L, -2, "seconds");
   lua_pushnumber(L, result.scale);
   lua_setfield(L, -2, "scale");
+  lua_pushnumber(L, result.recon_psnr);
+  lua_setfield(L, -2, "recon_psnr");
   return 1;
+}
+
+// metric:fit(dataset, {seed = 0}) → what the metric measured on real data, e.g.
+// {classifier_heldout_accuracy = 0.94}
+int metric_fit(lua_State* L) {
+  auto metric = std::dynamic_pointer_cast<Metric>(check_component(L, 1));
+  const auto dataset = check_dataset(L, 2, "metric:fit");
+  const Options o = options_of(L, 3, {{"seed", OptionType::Int, std::int64_t{0}, "training randomness"}},
+                               "metric:fit");
+  const auto values = metric->fit(*dataset, static_cast<std::uint64_t>(o.get_int("seed")));
+  lua_newtable(L);
+  for (const auto& [k, v] : values) {
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k.c_str());
+  }
+  return 1;
+}
+
+// dataset:images(first, count) → Tensor [count, C, (D,) H, W] of examples first … first+count−1
+// (1-based).
+int dataset_images(lua_State* L) {
+  const auto dataset = check_dataset(L, 1, "images");
+  const lua_Integer first = luaL_checkinteger(L, 2), count = luaL_optinteger(L, 3, 1);
+  if (first < 1 || count < 1 || first - 1 + count > dataset->size())
+    throw Error("dataset:images(" + std::to_string(first) + ", " + std::to_string(count) + "): the dataset has " +
+                std::to_string(dataset->size()) + " examples (1-based)");
+  std::vector<at::Tensor> images;
+  for (lua_Integer i = first - 1; i < first - 1 + count; ++i) images.push_back(dataset->get(i).image);
+  push_tensor(L, at::stack(images));
+  return 1;
+}
+
+// dataset:size() → number of examples
+int dataset_size(lua_State* L) {
+  lua_pushinteger(L, check_dataset(L, 1, "size")->size());
+  return 1;
+}
+
+std::shared_ptr<Encoder> check_encoder(lua_State* L, const char* method) {
+  auto encoder = std::dynamic_pointer_cast<Encoder>(check_component(L, 1));
+  if (!encoder) throw Error(std::string(method) + " is an encoder method");
+  return encoder;
+}
+
+// encoder:encode(x) / encoder:decode(z): one pass in eval mode without gradients.
+int encoder_encode(lua_State* L) {
+  const auto encoder = check_encoder(L, "encode");
+  at::NoGradGuard no_grad;
+  encoder->train(false);
+  push_tensor(L, encoder->encode(check_tensor(L, 2)));
+  return 1;
+}
+
+int encoder_decode(lua_State* L) {
+  const auto encoder = check_encoder(L, "decode");
+  at::NoGradGuard no_grad;
+  encoder->train(false);
+  push_tensor(L, encoder->decode(check_tensor(L, 2)));
+  return 1;
+}
+
+int component_fit(lua_State* L) {
+  if (std::dynamic_pointer_cast<Metric>(check_component(L, 1))) return metric_fit(L);
+  return encoder_fit(L);
 }
 
 // model:generate{prompts = {...} | count = n, seed =, guidance =, steps =} → Tensor
@@ -406,8 +481,14 @@ void open_diffusion(lua_State* L) {
 
   luaL_getmetatable(L, "whatif.Component");
   lua_getfield(L, -1, "__index");
-  lua_pushcfunction(L, guarded<encoder_fit>);
-  lua_setfield(L, -2, "fit");
+  for (const auto& [name, fn] : {std::pair<const char*, lua_CFunction>{"fit", guarded<component_fit>},
+                                 {"images", guarded<dataset_images>},
+                                 {"size", guarded<dataset_size>},
+                                 {"encode", guarded<encoder_encode>},
+                                 {"decode", guarded<encoder_decode>}}) {
+    lua_pushcfunction(L, fn);
+    lua_setfield(L, -2, name);
+  }
   lua_pop(L, 2);
 }
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -311,9 +312,27 @@ int experiment(lua_State* L) {
   return 1;
 }
 
+// whatif.summary(markdown): what the script concludes from its results, written to
+// RUN_DIR/summary.md (replacing an earlier one) and shown at the top of `whatif report`.
+int summary(lua_State* L) {
+  const std::string text = luaL_checkstring(L, 1);
+  const fs::path dir = script_state(L).args.run_dir;
+  fs::create_directories(dir);
+  const fs::path tmp = dir / "summary.md.tmp";
+  {
+    std::ofstream out(tmp);
+    out << text << (text.empty() || text.back() == '\n' ? "" : "\n");
+    if (!out) throw Error("whatif.summary: cannot write " + tmp.string());
+  }
+  fs::rename(tmp, dir / "summary.md");
+  return 0;
+}
+
 }  // namespace
 
 void open_experiment(lua_State* L) {
+  lua_pushcfunction(L, guarded<summary>);
+  lua_setfield(L, -2, "summary");
   lua_pushcfunction(L, guarded<grid>);
   lua_setfield(L, -2, "grid");
   lua_pushcfunction(L, guarded<zip>);

@@ -2,6 +2,8 @@
 
 #include <lua.hpp>
 
+#include <chrono>
+#include <fstream>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -182,7 +184,7 @@ std::shared_ptr<Metric> check_metric(lua_State* L, const char* method) {
   return metric;
 }
 
-// metric:update{generated = t, reference = t, source = t}
+// metric:update{generated = t, reference = t, source = t, attributes = {name = v | {v, ...}}}
 int metric_update(lua_State* L) {
   const auto metric = check_metric(L, "update");
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -193,11 +195,25 @@ int metric_update(lua_State* L) {
     if (!lua_isnil(L, -1)) *slot = check_tensor(L, -1);
     lua_pop(L, 1);
   }
+  lua_getfield(L, 2, "attributes");
+  if (!lua_isnil(L, -1)) {
+    const Options attributes = to_options(L, lua_gettop(L), "metric:update attributes");
+    for (const auto& [name, value] : attributes.values()) {
+      const Value v = coerce(value, type_of(value) == OptionType::IntList || type_of(value) == OptionType::DoubleList
+                                        ? OptionType::DoubleList
+                                        : OptionType::Double,
+                             "metric:update attribute '" + name + "'");
+      item.attributes[name] = std::holds_alternative<double>(v)
+                                  ? at::full({1}, std::get<double>(v), at::kDouble)
+                                  : at::tensor(std::get<std::vector<double>>(v), at::kDouble);
+    }
+  }
+  lua_pop(L, 1);
   lua_pushnil(L);
   while (lua_next(L, 2)) {
     const std::string key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-    if (key != "generated" && key != "reference" && key != "source")
-      throw Error("metric:update: unknown field '" + key + "' (generated, reference, source)");
+    if (key != "generated" && key != "reference" && key != "source" && key != "attributes")
+      throw Error("metric:update: unknown field '" + key + "' (generated, reference, source, attributes)");
     lua_pop(L, 1);
   }
   metric->update(item);
@@ -218,6 +234,28 @@ int metric_compute(lua_State* L) {
 int metric_reset(lua_State* L) {
   check_metric(L, "reset")->reset();
   return 0;
+}
+
+// whatif.clock() → seconds on a monotonic clock (for timing parts of a run; differences only).
+int clock_seconds(lua_State* L) {
+  lua_pushnumber(L, std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  return 1;
+}
+
+// whatif.peak_memory_mb([reset]) → the process's peak resident memory (MB) since it started or
+// since the last reset; with reset = true, starts a new peak from the current resident size
+// (Linux: /proc/self/status VmHWM and /proc/self/clear_refs). nil where that is unavailable.
+int peak_memory_mb(lua_State* L) {
+  const bool reset = lua_toboolean(L, 1);
+  double peak = -1;
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) peak = std::stod(line.substr(6)) / 1024.0;
+  if (reset) std::ofstream("/proc/self/clear_refs") << "5";
+  if (peak < 0) lua_pushnil(L);
+  else lua_pushnumber(L, peak);
+  return 1;
 }
 
 // Progress -----------------------------------------------------------------------------------
@@ -307,6 +345,8 @@ void open_module(lua_State* L, Script::State& state) {
                                        {"info", guarded<log_info>},
                                        {"warn", guarded<log_warn>},
                                        {"progress", guarded<progress_new>},
+                                       {"clock", guarded<clock_seconds>},
+                                       {"peak_memory_mb", guarded<peak_memory_mb>},
                                        {nullptr, nullptr}};
   lua_newtable(L);
   set_functions(L, functions);

@@ -48,40 +48,87 @@ std::string cell(const nlohmann::json& arm, const std::string& key) {
   return arm[key].is_string() ? arm[key].get<std::string>() : arm[key].dump();
 }
 
-// One SVG per curve name: a polyline per group (first seed), axes labelled with the range.
-void write_curve_svg(const std::string& path, const std::string& name,
-                     const std::vector<std::pair<std::string, std::vector<double>>>& series) {
-  double lo = INFINITY, hi = -INFINITY;
-  std::size_t longest = 1;
-  for (const auto& [label, v] : series) {
-    longest = std::max(longest, v.size());
-    for (const double x : v)
-      if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
-  }
+using Series = std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>;
+
+// A line plot as SVG: one polyline (with point marks) per series, axes labelled with their ranges.
+void write_xy_svg(const std::string& path, const std::string& title, const std::string& x_label,
+                  const Series& series) {
+  double lo = INFINITY, hi = -INFINITY, left = INFINITY, right = -INFINITY;
+  for (const auto& [label, points] : series)
+    for (const auto& [x, y] : points)
+      if (std::isfinite(x) && std::isfinite(y))
+        lo = std::min(lo, y), hi = std::max(hi, y), left = std::min(left, x), right = std::max(right, x);
   if (!(hi > lo)) hi = lo + 1;
+  if (!(right > left)) right = left + 1;
   const double w = 640, h = 360, m = 50;
   static const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"};
   std::ofstream out(path);
   out << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h + 20 * series.size()
       << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n"
-      << "<text x='" << m << "' y='20'>" << name << "</text>\n"
+      << "<text x='" << m << "' y='20'>" << title << "</text>\n"
       << "<text x='4' y='" << m << "'>" << number(hi) << "</text><text x='4' y='" << h - m << "'>"
-      << number(lo) << "</text><text x='" << w - m << "' y='" << h - m + 16 << "'>" << longest << "</text>\n"
+      << number(lo) << "</text><text x='" << m << "' y='" << h - m + 16 << "'>" << number(left)
+      << "</text><text x='" << w / 2 << "' y='" << h - m + 16 << "'>" << x_label << "</text><text x='" << w - m
+      << "' y='" << h - m + 16 << "'>" << number(right) << "</text>\n"
       << "<line x1='" << m << "' y1='" << h - m << "' x2='" << w - 10 << "' y2='" << h - m << "' stroke='black'/>"
       << "<line x1='" << m << "' y1='" << m << "' x2='" << m << "' y2='" << h - m << "' stroke='black'/>\n";
   for (std::size_t s = 0; s < series.size(); ++s) {
-    const auto& [label, v] = series[s];
+    const auto& [label, points] = series[s];
     const char* colour = colours[s % 7];
+    std::ostringstream marks;
     out << "<polyline fill='none' stroke='" << colour << "' points='";
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      if (!std::isfinite(v[i])) continue;
-      const double x = m + (w - m - 10) * (longest > 1 ? double(i) / double(longest - 1) : 0.0);
-      const double y = (h - m) - (h - 2 * m) * (v[i] - lo) / (hi - lo);
-      out << x << "," << y << " ";
+    for (const auto& [x, y] : points) {
+      if (!std::isfinite(x) || !std::isfinite(y)) continue;
+      const double px = m + (w - m - 10) * (x - left) / (right - left);
+      const double py = (h - m) - (h - 2 * m) * (y - lo) / (hi - lo);
+      out << px << "," << py << " ";
+      if (points.size() <= 32) marks << "<circle cx='" << px << "' cy='" << py << "' r='3' fill='" << colour << "'/>";
     }
-    out << "'/>\n<text x='" << m << "' y='" << h + 14 + 20 * s << "' fill='" << colour << "'>" << label << "</text>\n";
+    out << "'/>\n" << marks.str() << "<text x='" << m << "' y='" << h + 14 + 20 * s << "' fill='" << colour
+        << "'>" << label << "</text>\n";
   }
   out << "</svg>\n";
+}
+
+bool is_number(const nlohmann::json& arm, const std::string& key) {
+  return arm.contains(key) && arm[key].is_number();
+}
+
+// For every differing arm parameter whose values are all numbers: one SVG per metric, the metric's
+// mean against the parameter, one line per combination of the other differing parameters.
+void write_metric_plots(std::ostringstream& md, const std::string& dir, const std::vector<ArmGroup>& groups,
+                        const std::vector<std::string>& keys, const std::set<std::string>& metric_names) {
+  bool heading = false;
+  for (const auto& key : keys) {
+    const bool numeric = std::all_of(groups.begin(), groups.end(), [&](const ArmGroup& g) {
+      return is_number(nlohmann::json::parse(g.arm_json), key);
+    });
+    if (!numeric) continue;
+    for (const auto& metric : metric_names) {
+      std::map<std::string, std::vector<std::pair<double, double>>> lines;
+      for (const auto& g : groups) {
+        const auto arm = nlohmann::json::parse(g.arm_json);
+        const auto it = g.metrics.find(metric);
+        if (it == g.metrics.end()) continue;
+        std::string label;
+        for (const auto& other : keys)
+          if (other != key) label += (label.empty() ? "" : ", ") + other + "=" + cell(arm, other);
+        lines[label.empty() ? metric : label].emplace_back(arm[key].get<double>(), it->second.first);
+      }
+      Series series;
+      for (auto& [label, points] : lines) {
+        if (points.size() < 2) continue;
+        std::sort(points.begin(), points.end());
+        series.emplace_back(label, points);
+      }
+      if (series.empty()) continue;
+      if (!heading) md << "\n## Metrics against parameters (means over seeds)\n\n";
+      heading = true;
+      const std::string file = "metric-" + metric + "-vs-" + key + ".svg";
+      write_xy_svg((fs::path(dir) / file).string(), metric + " vs " + key, key, series);
+      md << "![" << metric << " vs " << key << "](" << file << ")\n\n";
+    }
+  }
 }
 
 // Mid-slices of every stored sample of one arm, side by side, as one PNG.
@@ -150,6 +197,10 @@ std::string write_report(const std::string& dir) {
                                   : nlohmann::json::parse(arms.front().provenance_json);
   md << "Run directory `" << dir << "`; " << arms.size() << " arm result(s) in " << groups.size()
      << " arm(s). Values are mean ± std over seeds (n seeds).\n\n";
+  // What the experiment script concluded from its results (whatif.summary), verbatim.
+  if (std::ifstream summary{fs::path(dir) / "summary.md"}) {
+    md << "## Summary\n\n" << summary.rdbuf() << "\n\n## Results\n\n";
+  }
   md << "|";
   for (const auto& k : keys) md << " " << k << " |", csv << k << ",";
   for (const auto& m : metric_names) md << " " << m << " |", csv << m << "_mean," << m << "_std,";
@@ -184,6 +235,8 @@ std::string write_report(const std::string& dir) {
     for (const auto* f : failures) md << "- `" << f->id << "`: " << f->message << "\n";
   }
 
+  write_metric_plots(md, dir, groups, keys, metric_names);
+
   // Curves: one SVG per name, first seed of every group.
   std::set<std::string> curve_names;
   for (const auto& a : arms)
@@ -197,8 +250,14 @@ std::string write_report(const std::string& dir) {
           series.emplace_back(r->id, r->curves.at(name));
           break;
         }
+    Series indexed;
+    for (const auto& [label, v] : series) {
+      std::vector<std::pair<double, double>> points;
+      for (std::size_t i = 0; i < v.size(); ++i) points.emplace_back(static_cast<double>(i), v[i]);
+      indexed.emplace_back(label, points);
+    }
     const std::string file = "curves-" + name + ".svg";
-    write_curve_svg((fs::path(dir) / file).string(), name, series);
+    write_xy_svg((fs::path(dir) / file).string(), name, "step", indexed);
     md << "![" << name << "](" << file << ")\n\n";
   }
   // Samples: one montage per arm (first seed).

@@ -1,0 +1,165 @@
+#include "attribute_metrics.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <whatif/registry/error.hpp>
+
+namespace whatif_metrics {
+
+namespace {
+
+const at::Tensor& required(const whatif::MetricItem& item, const std::string& name, const std::string& metric) {
+  const auto it = item.attributes.find(name);
+  if (it == item.attributes.end())
+    throw whatif::Error(metric + " needs item.attributes." + name + " (the requested value of each example)");
+  return it->second;
+}
+
+// One value per example: a scalar is broadcast to the batch.
+at::Tensor per_example(const at::Tensor& values, std::int64_t batch, const std::string& name) {
+  const at::Tensor v = values.to(at::kDouble).flatten();
+  if (v.numel() == 1) return v.expand({batch}).contiguous();
+  if (v.numel() != batch)
+    throw whatif::Error("attribute '" + name + "' has " + std::to_string(v.numel()) + " values for " +
+                        std::to_string(batch) + " examples");
+  return v;
+}
+
+double pearson(const std::vector<double>& x, const std::vector<double>& y) {
+  const at::Tensor a = at::tensor(x, at::kDouble), b = at::tensor(y, at::kDouble);
+  const at::Tensor da = a - a.mean(), db = b - b.mean();
+  const double den = std::sqrt((da * da).sum().item<double>() * (db * db).sum().item<double>());
+  return den > 0 ? (da * db).sum().item<double>() / den : 0.0;
+}
+
+}  // namespace
+
+TextAlignmentMetric::TextAlignmentMetric(ClassifierOptions options) : classifier_(std::move(options)) {}
+
+std::map<std::string, double> TextAlignmentMetric::fit(const whatif::Dataset& data, std::uint64_t seed) {
+  heldout_accuracy_ = classifier_.fit(data, seed);
+  return {{"classifier_heldout_accuracy", heldout_accuracy_}};
+}
+
+void TextAlignmentMetric::update(const whatif::MetricItem& item) {
+  if (!item.generated.defined()) throw whatif::Error("text-alignment needs item.generated in every update");
+  const std::int64_t batch = item.generated.size(0);
+  const at::Tensor wanted = classifier_.class_index(
+      per_example(required(item, classifier_.attribute(), "text-alignment"), batch, classifier_.attribute()));
+  correct_.add(classifier_.predict(item.generated).eq(wanted).to(at::kDouble));
+}
+
+std::map<std::string, double> TextAlignmentMetric::compute() {
+  if (correct_.empty()) throw whatif::Error("text-alignment: nothing to compute; call update with generated volumes");
+  return {{"text_alignment", correct_.mean()}, {"classifier_heldout_accuracy", heldout_accuracy_}};
+}
+
+at::Tensor changed_volume_ml(const at::Tensor& source, const at::Tensor& generated, const at::Tensor& sign,
+                             double delta, double voxel_ml) {
+  if (source.sizes() != generated.sizes())
+    throw whatif::Error("effectiveness: source and generated differ in shape");
+  const at::Tensor d = (source.to(at::kDouble) - generated.to(at::kDouble)).flatten(1);
+  return (d * sign.to(at::kDouble).unsqueeze(1)).gt(delta).sum(1).to(at::kDouble) * voxel_ml;
+}
+
+EffectivenessMetric::EffectivenessMetric(EffectivenessOptions options) : options_(std::move(options)) {
+  if (!(options_.delta > 0)) throw whatif::Error("effectiveness: option 'delta' must be positive");
+}
+
+std::map<std::string, double> EffectivenessMetric::fit(const whatif::Dataset& data, std::uint64_t) {
+  const auto pairs = data.pairs();
+  if (pairs.empty())
+    throw whatif::Error("effectiveness needs a dataset with ground-truth twin pairs (such as synthetic-brain)");
+  std::map<std::int64_t, whatif::Example> cache;
+  const auto example = [&](std::int64_t i) -> const whatif::Example& {
+    auto it = cache.find(i);
+    if (it == cache.end()) it = cache.emplace(i, data.get(i)).first;
+    return it->second;
+  };
+  const auto attribute = [&](const whatif::Example& e, const std::string& name) {
+    const auto it = e.attributes.find(name);
+    if (it == e.attributes.end())
+      throw whatif::Error("effectiveness: the dataset's examples have no attribute '" + name + "'");
+    return it->second;
+  };
+  std::map<std::pair<long, long>, std::pair<double, int>> sums;
+  std::vector<double> measured, truth;
+  for (const auto& [a, b] : pairs) {
+    const whatif::Example& ea = example(a);
+    const whatif::Example& eb = example(b);
+    const long la = std::lround(attribute(ea, options_.level)), lb = std::lround(attribute(eb, options_.level));
+    if (la == lb) continue;
+    voxel_ml_ = ea.spacing[0] * ea.spacing[1] * ea.spacing[2] / 1000.0;
+    const double change = std::abs(attribute(eb, options_.attribute) - attribute(ea, options_.attribute));
+    const at::Tensor sign = at::full({1}, lb > la ? 1.0 : -1.0, at::kDouble);
+    measured.push_back(changed_volume_ml(ea.image.unsqueeze(0), eb.image.unsqueeze(0), sign, options_.delta,
+                                         voxel_ml_).item<double>());
+    truth.push_back(change);
+    auto& s = sums[{la, lb}];
+    s.first += change;
+    s.second += 1;
+  }
+  if (truth.empty()) throw whatif::Error("effectiveness: the dataset's pairs never change '" + options_.level + "'");
+  expected_.clear();
+  for (const auto& [key, s] : sums) expected_[key] = s.first / s.second;
+  double error = 0, m = 0, t = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    error += std::abs(measured[i] - truth[i]);
+    m += measured[i];
+    t += truth[i];
+  }
+  real_ = {{"measure_real_error_ml", error / static_cast<double>(truth.size())},
+           {"measure_real_ratio", t > 0 ? m / t : 0.0},
+           {"measure_real_correlation", pearson(measured, truth)}};
+  return real_;
+}
+
+void EffectivenessMetric::reset() {
+  measured_.reset();
+  expected_sum_.reset();
+  error_.reset();
+}
+
+void EffectivenessMetric::update(const whatif::MetricItem& item) {
+  if (expected_.empty())
+    throw whatif::Error("effectiveness: call fit(dataset) first (it measures the change real twins show)");
+  if (!item.generated.defined() || !item.source.defined())
+    throw whatif::Error("effectiveness needs item.generated and item.source in every update");
+  const std::int64_t batch = item.generated.size(0);
+  const at::Tensor level = per_example(required(item, options_.level, "effectiveness"), batch, options_.level);
+  const auto src = item.attributes.find("source_" + options_.level);
+  const at::Tensor source_level = src == item.attributes.end()
+                                      ? at::zeros({batch}, at::kDouble)
+                                      : per_example(src->second, batch, "source_" + options_.level);
+  at::Tensor expected = at::empty({batch}, at::kDouble), sign = at::empty({batch}, at::kDouble);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const long from = std::lround(source_level[b].item<double>()), to = std::lround(level[b].item<double>());
+    const auto it = expected_.find({from, to});
+    if (it == expected_.end()) {
+      std::ostringstream known;
+      for (const auto& [key, v] : expected_) known << " " << key.first << "→" << key.second;
+      throw whatif::Error("effectiveness: no real twins go from " + options_.level + " " + std::to_string(from) +
+                          " to " + std::to_string(to) + " (known:" + known.str() + ")");
+    }
+    expected[b] = it->second;
+    sign[b] = to > from ? 1.0 : -1.0;
+  }
+  const at::Tensor measured = changed_volume_ml(item.source, item.generated, sign, options_.delta, voxel_ml_);
+  measured_.add(measured);
+  expected_sum_.add(expected);
+  error_.add((measured - expected).abs());
+}
+
+std::map<std::string, double> EffectivenessMetric::compute() {
+  if (measured_.empty()) throw whatif::Error("effectiveness: nothing to compute; call update with twins");
+  std::map<std::string, double> out = real_;
+  out["effectiveness_measured_ml"] = measured_.mean();
+  out["effectiveness_expected_ml"] = expected_sum_.mean();
+  out["effectiveness_error_ml"] = error_.mean();
+  out["effectiveness"] = expected_sum_.mean() > 0 ? measured_.mean() / expected_sum_.mean() : 0.0;
+  return out;
+}
+
+}  // namespace whatif_metrics

@@ -1,0 +1,65 @@
+#pragma once
+// Metrics that judge a generated volume by what it shows rather than by how it looks:
+//   text-alignment  an attribute classifier trained on the real training split says which class a
+//                   generated volume shows; the metric is the fraction matching the requested one.
+//   effectiveness   for counterfactual twins: the volume that changed between source and generated
+//                   (voxels darker by more than delta, or brighter when the requested level is
+//                   lower) against the change real twins of the same levels show.
+#include <memory>
+
+#include "classifier.hpp"
+#include "similarity_metrics.hpp"
+
+namespace whatif_metrics {
+
+class TextAlignmentMetric : public whatif::Metric {
+ public:
+  explicit TextAlignmentMetric(ClassifierOptions options);
+  // Trains the classifier; returns {classifier_heldout_accuracy}.
+  std::map<std::string, double> fit(const whatif::Dataset& data, std::uint64_t seed) override;
+  void reset() override { correct_.reset(); }
+  // item.generated and item.attributes[attribute] (the requested class of each example).
+  void update(const whatif::MetricItem& item) override;
+  // {text_alignment, classifier_heldout_accuracy}
+  std::map<std::string, double> compute() override;
+
+ private:
+  AttributeClassifier classifier_;
+  double heldout_accuracy_ = 0;
+  RunningMean correct_;
+};
+
+struct EffectivenessOptions {
+  std::string attribute = "lesion_volume_ml";  // the ground-truth quantity the change is measured against
+  std::string level = "level";                 // the attribute naming a twin's level
+  double delta = 0.3;                          // image units
+};
+
+// The change measure on one pair of volumes: millilitres of voxels where
+// sign·(source − generated) > delta, sign = +1 when the generated level is higher.
+at::Tensor changed_volume_ml(const at::Tensor& source, const at::Tensor& generated, const at::Tensor& sign,
+                             double delta, double voxel_ml);
+
+class EffectivenessMetric : public whatif::Metric {
+ public:
+  explicit EffectivenessMetric(EffectivenessOptions options);
+  // Reads the dataset's twin pairs: the voxel volume, the mean true change for every (source
+  // level, target level), and how well the measure recovers it on real twins. Returns
+  // {measure_real_error_ml, measure_real_ratio, measure_real_correlation}.
+  std::map<std::string, double> fit(const whatif::Dataset& data, std::uint64_t seed) override;
+  void reset() override;
+  // item.generated, item.source, item.attributes[level] (requested) and, optionally,
+  // item.attributes["source_" + level] (default 0: the lowest level).
+  void update(const whatif::MetricItem& item) override;
+  // {effectiveness, effectiveness_measured_ml, effectiveness_expected_ml, effectiveness_error_ml}
+  std::map<std::string, double> compute() override;
+
+ private:
+  EffectivenessOptions options_;
+  double voxel_ml_ = 0;
+  std::map<std::pair<long, long>, double> expected_;  // (source level, level) → mean true change, ml
+  std::map<std::string, double> real_;
+  RunningMean measured_, expected_sum_, error_;
+};
+
+}  // namespace whatif_metrics

@@ -1,0 +1,168 @@
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <set>
+
+#include <ATen/ATen.h>
+
+#include "metrics/classifier.hpp"
+#include "support/error_of.hpp"
+#include "support/plugins.hpp"
+#include "whatif/metric.hpp"
+
+using whatif::Metric;
+using whatif::MetricItem;
+using whatif::test::make;
+
+namespace {
+
+const bool loaded = (whatif::test::load("metrics"), true);
+
+constexpr double kSpacing = 2.0;  // mm: a voxel is 0.008 ml
+constexpr double kVoxelMl = kSpacing * kSpacing * kSpacing / 1000.0;
+
+// Twins of `subjects` subjects at levels 0, 1, 2 on a 4³ grid: level k darkens the first 3k voxels
+// by 1 (nested, as the synthetic brain's lesions are), and its lesion volume is 3k voxels.
+class DarkTwins : public whatif::Dataset {
+ public:
+  explicit DarkTwins(int subjects) : subjects_(subjects) {}
+  std::int64_t size() const override { return 3 * subjects_; }
+  whatif::Example get(std::int64_t i) const override {
+    const int level = static_cast<int>(i % 3);
+    whatif::Example e;
+    e.image = at::full({1, 4, 4, 4}, 0.5f) + 0.01f * static_cast<float>(i / 3);
+    e.image.view({-1}).slice(0, 0, 3 * level) -= 1.0f;
+    e.subject = "s" + std::to_string(i / 3);
+    e.spacing = {kSpacing, kSpacing, kSpacing};
+    e.attributes["level"] = level;
+    e.attributes["lesion_volume_ml"] = 3 * level * kVoxelMl;
+    return e;
+  }
+  std::vector<std::string> attribute_names() const override { return {"lesion_volume_ml", "level"}; }
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs() const override {
+    std::vector<std::pair<std::int64_t, std::int64_t>> out;
+    for (std::int64_t s = 0; s < subjects_; ++s)
+      for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b)
+          if (a != b) out.emplace_back(3 * s + a, 3 * s + b);
+    return out;
+  }
+
+ private:
+  int subjects_;
+};
+
+// Two classes told apart by brightness: class c has mean 2c − 1, plus noise of σ = 0.3.
+class Bright : public whatif::Dataset {
+ public:
+  std::int64_t size() const override { return 40; }
+  whatif::Example get(std::int64_t i) const override {
+    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(77 + i);
+    whatif::Example e;
+    const double c = static_cast<double>(i % 2);
+    e.image = static_cast<float>(2 * c - 1) + 0.3f * at::randn({1, 8, 8}, g);
+    e.subject = "subject" + std::to_string(i / 2);
+    e.attributes["level"] = c;
+    return e;
+  }
+  std::vector<std::string> attribute_names() const override { return {"level"}; }
+};
+
+MetricItem twins(const at::Tensor& source, const at::Tensor& generated, double level, double source_level) {
+  MetricItem item;
+  item.source = source;
+  item.generated = generated;
+  item.attributes["level"] = at::full({1}, level, at::kDouble);
+  item.attributes["source_level"] = at::full({1}, source_level, at::kDouble);
+  return item;
+}
+
+}  // namespace
+
+CATCH_TEST_CASE("effectiveness: the twin-difference measure recovers real twins exactly, then scores edits") {
+  auto m = make<Metric>("metric", "effectiveness");
+  CATCH_REQUIRE(whatif::test::error_of([&] { m->update(MetricItem{}); }).find("fit(dataset)") != std::string::npos);
+  DarkTwins data(2);
+  const auto real = m->fit(data, 0);
+  CATCH_REQUIRE(real.at("measure_real_error_ml") == Approx(0).margin(1e-12));
+  CATCH_REQUIRE(real.at("measure_real_ratio") == Approx(1));
+  CATCH_REQUIRE(real.at("measure_real_correlation") == Approx(1));
+
+  // An edit from level 0 to 2 that darkens 5 voxels, where real twins darken 6.
+  const at::Tensor source = data.get(0).image.unsqueeze(0);
+  at::Tensor edited = source.clone();
+  edited.view({-1}).slice(0, 0, 5) -= 0.8f;
+  edited.view({-1}).slice(0, 10, 20) += 0.1f;  // below delta: not a change
+  m->update(twins(source, edited, 2, 0));
+  auto out = m->compute();
+  CATCH_REQUIRE(out.at("effectiveness_measured_ml") == Approx(5 * kVoxelMl));
+  CATCH_REQUIRE(out.at("effectiveness_expected_ml") == Approx(6 * kVoxelMl));
+  CATCH_REQUIRE(out.at("effectiveness_error_ml") == Approx(kVoxelMl));
+  CATCH_REQUIRE(out.at("effectiveness") == Approx(5.0 / 6.0));
+
+  // Going down a level counts brightened voxels: 2 → 1 should undo 3 voxels; this undoes 4.
+  m->reset();
+  const at::Tensor high = data.get(2).image.unsqueeze(0);
+  at::Tensor lowered = high.clone();
+  lowered.view({-1}).slice(0, 0, 4) += 1.0f;
+  m->update(twins(high, lowered, 1, 2));
+  out = m->compute();
+  CATCH_REQUIRE(out.at("effectiveness_measured_ml") == Approx(4 * kVoxelMl));
+  CATCH_REQUIRE(out.at("effectiveness_expected_ml") == Approx(3 * kVoxelMl));
+
+  // A transition the data never shows is refused by name.
+  CATCH_REQUIRE(whatif::test::error_of([&] { m->update(twins(source, edited, 5, 0)); }).find("0 to 5") !=
+                std::string::npos);
+}
+
+CATCH_TEST_CASE("classifier split: whole subjects, a fifth of them held out, independent of the seed") {
+  const Bright data;
+  const auto split = whatif_metrics::split_by_subject(data);
+  CATCH_REQUIRE(split.heldout.size() == 8);  // 20 subjects → 4 held out, 2 examples each
+  CATCH_REQUIRE(split.train.size() == 32);
+  std::set<std::string> train, held;
+  for (auto i : split.train) train.insert(data.get(i).subject);
+  for (auto i : split.heldout) held.insert(data.get(i).subject);
+  for (const auto& s : held) CATCH_REQUIRE(train.count(s) == 0);
+}
+
+CATCH_TEST_CASE("text-alignment: fraction of generated volumes the classifier puts in the requested class") {
+  auto m = make<Metric>("metric", "text-alignment", {"steps=150"});
+  const Bright data;
+  const auto fit = m->fit(data, 1);
+  CATCH_REQUIRE(fit.at("classifier_heldout_accuracy") == Approx(1.0));
+
+  // Four bright volumes: two requested as class 1 (right), two as class 0 (wrong).
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(5);
+  MetricItem item;
+  item.generated = 1.0f + 0.3f * at::randn({4, 1, 8, 8}, g);
+  item.attributes["level"] = at::tensor({1.0, 1.0, 0.0, 0.0}, at::kDouble);
+  m->update(item);
+  const auto out = m->compute();
+  CATCH_REQUIRE(out.at("text_alignment") == Approx(0.5));
+  CATCH_REQUIRE(out.at("classifier_heldout_accuracy") == Approx(1.0));
+
+  item.attributes["level"] = at::full({1}, 3.0, at::kDouble);
+  CATCH_REQUIRE(whatif::test::error_of([&] { m->update(item); }).find("not a class") != std::string::npos);
+}
+
+CATCH_TEST_CASE("fid after fit: classifier features, the dataset as reference; the dataset itself scores 0") {
+  auto m = make<Metric>("metric", "fid", {"steps=50"});
+  const Bright data;
+  m->fit(data, 2);
+  std::vector<at::Tensor> all;
+  for (std::int64_t i = 0; i < data.size(); ++i) all.push_back(data.get(i).image);
+  MetricItem item;
+  item.generated = at::stack(all);
+  m->update(item);
+  // 0 up to the square root of a singular covariance (64 features, 40 volumes).
+  const double same = m->compute().at("fid");
+  CATCH_REQUIRE(same == Approx(0).margin(1e-2));
+
+  // Only the bright class: a different distribution, a distance far above that.
+  m->reset();
+  item.generated = at::stack(all).slice(0, 1, 40, 2);
+  m->update(item);
+  const double other = m->compute().at("fid");
+  CATCH_INFO("same set " << same << ", bright half " << other);
+  CATCH_REQUIRE(other > 1.0);
+}
