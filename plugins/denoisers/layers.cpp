@@ -1,5 +1,7 @@
 #include "layers.hpp"
 
+#include "group_norm_silu.hpp"
+
 #include <cmath>
 
 namespace whatif_denoisers {
@@ -39,6 +41,10 @@ torch::Tensor GroupNorm32Impl::forward(const torch::Tensor& x) {
   return torch::group_norm(x.to(torch::kFloat), groups, weight, bias, 1e-5).to(x.scalar_type());
 }
 
+torch::Tensor GroupNorm32Impl::silu(const torch::Tensor& x, const torch::Tensor& scale, const torch::Tensor& shift) {
+  return group_norm_silu(x, groups, weight, bias, scale, shift, 1e-5);
+}
+
 torch::Tensor layer_norm32(const torch::Tensor& x, torch::nn::LayerNorm& norm) {
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
   return norm(x.to(torch::kFloat)).to(x.scalar_type());
@@ -65,13 +71,9 @@ ResBlockImpl::ResBlockImpl(int dims, std::int64_t in, std::int64_t out, std::int
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& emb) {
-  auto h = conv1(torch::silu(norm1(x)));
-  auto ss = emb_proj(torch::silu(emb));
-  std::vector<std::int64_t> shape{ss.size(0), ss.size(1)};
-  for (std::int64_t d = 2; d < h.dim(); ++d) shape.push_back(1);
-  const auto chunks = ss.view(shape).chunk(2, 1);
-  h = norm2(h) * (1 + chunks[0]) + chunks[1];
-  h = torch::silu(h);
+  auto h = conv1(norm1->silu(x));
+  const auto chunks = emb_proj(torch::silu(emb)).chunk(2, 1);
+  h = norm2->silu(h, chunks[0], chunks[1]);
   if (dropout > 0) h = F::dropout(h, F::DropoutFuncOptions().p(dropout).training(is_training()));
   h = conv2(h);
   return (skip ? skip(x) : x) + h;

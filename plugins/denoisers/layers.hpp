@@ -20,6 +20,9 @@ TORCH_MODULE(Conv);
 struct GroupNorm32Impl : torch::nn::Module {
   GroupNorm32Impl(std::int64_t groups, std::int64_t channels);
   torch::Tensor forward(const torch::Tensor& x);
+  // SiLU(norm(x) · (1 + scale) + shift) through the fused kernel (group_norm_silu.hpp); scale and
+  // shift [B, C, 1, ...] are optional.
+  torch::Tensor silu(const torch::Tensor& x, const torch::Tensor& scale = {}, const torch::Tensor& shift = {});
   std::int64_t groups;
   torch::Tensor weight, bias;
 };

@@ -201,7 +201,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& noi
       h = up_sample[sample++]->as<ConvImpl>()->forward(h);
     }
   }
-  return output(torch::silu(out_norm(h)));
+  return output(out_norm->silu(h));
 }
 
 UNetDenoiser::UNetDenoiser(const UNetConfig& config) : net_(config) {}
