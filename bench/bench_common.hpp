@@ -13,6 +13,7 @@
 
 #include <torch/torch.h>
 
+#include "host/host.hpp"
 #include "train/autocast.hpp"
 #include "whatif/denoiser.hpp"
 

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   const int threads = static_cast<int>(flags.at("threads"));
   const bool bf16 = flags.at("fp32") == 0;
   torch::set_num_threads(threads);
+  whatif::keep_freed_memory();  // as the host does for `whatif run`
   torch::manual_seed(0);
   whatif::Registry registry;
   registry.load(std::string(WHATIF_PLUGIN_DIR) + "/libwhatif-plugin-denoisers.so");

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   args.threads = static_cast<int>(flags.at("threads"));
   args.python = flags.at("no-python") == 0;
   torch::set_num_threads(args.threads);
+  whatif::keep_freed_memory();  // as the host does for `whatif run`
   torch::manual_seed(0);
   whatif::Registry registry;
   registry.load(std::string(WHATIF_PLUGIN_DIR) + "/libwhatif-plugin-denoisers.so");

@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "diffusion/tiling.hpp"
+#include "host/host.hpp"
 #include "whatif/encoder.hpp"
 #include "whatif/registry/registry.hpp"
 
@@ -40,6 +41,7 @@ double status_mb(const std::string& key) {
 
 int run_child(const Args& args) {
   torch::set_num_threads(args.threads);
+  whatif::keep_freed_memory();  // as the host does for `whatif run`
   torch::manual_seed(0);
   whatif::Registry registry;
   registry.load(std::string(WHATIF_PLUGIN_DIR) + "/libwhatif-plugin-encoders.so");

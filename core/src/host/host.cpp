@@ -1,6 +1,7 @@
 #include "host/host.hpp"
 
 #include <dlfcn.h>
+#include <malloc.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -62,6 +63,18 @@ int default_threads() {
   return core_count();
 }
 
+void keep_freed_memory() {
+#ifdef M_MMAP_THRESHOLD
+  // glibc's own tunables, when given, win.
+  for (const char* name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"})
+    if (std::getenv(name)) return;
+  constexpr int kGiB = 1 << 30;
+  mallopt(M_MMAP_THRESHOLD, kGiB);  // blocks up to 1 GiB come from the heap and return to it
+  mallopt(M_TRIM_THRESHOLD, kGiB);  // free memory at the top of the heap is kept up to 1 GiB
+  mallopt(M_TOP_PAD, kGiB);         // and the heap grows in steps of 1 GiB (address space, not memory)
+#endif
+}
+
 std::vector<std::string> default_plugin_path() {
   std::vector<std::string> path;
   // An installed whatif uses its own plugin folder; a build tree uses the build's.
@@ -89,6 +102,7 @@ Host::Host(const HostConfig& config)
       device_(parse_device(config.device)) {
   if (config.threads < 0) throw Error("--threads must be positive");
   at::set_num_threads(threads_);
+  keep_freed_memory();
   search_path_ = default_plugin_path();
   const std::size_t from_env = search_path_.size();
   for (const auto& p : config.plugin_paths) search_path_.push_back(p);

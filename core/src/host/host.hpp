@@ -40,5 +40,11 @@ std::string scripts_dir();
 int core_count();
 // Threads when --threads is not given: $WHATIF_THREADS, else the number of cores.
 int default_threads();
+// Makes glibc keep freed memory for reuse instead of returning it to the kernel. LibTorch's CPU
+// allocator is plain malloc, and glibc serves blocks above 32 MB (a 64³ activation) with a fresh
+// mmap each time, so every step page-faults its activations in again: measured, a 64³ U-Net
+// training step went from 12.2 s to 5.1 s (peak RSS 4.9 → 7.4 GB). The Host calls it; so do the
+// benchmarks. It does nothing when glibc's own malloc tunables are set in the environment.
+void keep_freed_memory();
 
 }  // namespace whatif
