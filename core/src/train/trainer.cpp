@@ -49,6 +49,10 @@ double Trainer::learning_rate(std::int64_t step) const {
   return config_.lr * (config_.min_lr_ratio + (1.0 - config_.min_lr_ratio) * cosine);
 }
 
+double Trainer::ema_decay(std::int64_t step) const {
+  return std::min(config_.ema_decay, static_cast<double>(step + 1) / static_cast<double>(step + 10));
+}
+
 void Trainer::use_ema(bool on) {
   if (ema_.empty() || on == ema_active_) return;
   at::NoGradGuard no_grad;
@@ -161,6 +165,7 @@ TrainResult Trainer::fit(const MicroLoss& loss) {
     const double lr = learning_rate(step);
     const double t = static_cast<double>(step + 1);
     const double correction1 = 1.0 - std::pow(b1, t), correction2 = 1.0 - std::pow(b2, t);
+    const double decay = ema_decay(step);
     for (std::size_t i = 0; i < params_.size(); ++i) {
       at::Tensor& p = params_[i].second;
       if (!p.grad().defined()) continue;
@@ -170,7 +175,7 @@ TrainResult Trainer::fit(const MicroLoss& loss) {
       v_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
       const at::Tensor denominator = (v_[i] / correction2).sqrt_().add_(config_.eps);
       p.addcdiv_(m_[i], denominator, -lr / correction1);
-      if (!ema_.empty()) ema_[i].mul_(config_.ema_decay).add_(p, 1.0 - config_.ema_decay);
+      if (!ema_.empty()) ema_[i].mul_(decay).add_(p, 1.0 - decay);
     }
     losses.push_back(step_loss);
     std::ostringstream status;

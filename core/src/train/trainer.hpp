@@ -29,7 +29,7 @@ struct TrainConfig {
   double weight_decay = 0.0;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double grad_clip = 1.0;  // global norm; 0 disables
-  double ema_decay = 0.999;  // 0 disables
+  double ema_decay = 0.999;  // 0 disables; warmed up, see Trainer::ema_decay
   bool bf16 = false;
   std::uint64_t seed = 0;
   std::int64_t checkpoint_every = 0;  // 0: only at the end
@@ -71,6 +71,11 @@ class Trainer {
   void save(std::int64_t step, const std::vector<double>& losses);
   std::int64_t load(std::vector<double>& losses);
   double learning_rate(std::int64_t step) const;
+  // The EMA's decay at a step: min(ema_decay, (1 + step) / (10 + step)). The warm-up keeps the
+  // average from holding on to the initial weights: with a flat 0.999, 0.999^600 = 55 % of the
+  // EMA after 600 steps is still the initialisation (zero-initialised output layers, untrained
+  // cross-attention), which measurably erased the prompt's effect in short runs.
+  double ema_decay(std::int64_t step) const;
 
   TrainConfig config_;
   std::vector<std::pair<std::string, Trainable*>> parts_;

@@ -75,6 +75,31 @@ CATCH_TEST_CASE("training learns a linear map (AdamW, warmup + cosine, clipping,
   CATCH_REQUIRE(result.losses.back() < 0.2 * result.losses.front());
 }
 
+CATCH_TEST_CASE("the EMA follows min(decay, (1 + step) / (10 + step)) from the initial weights") {
+  Regression model;
+  auto c = config("");
+  c.ema_decay = 0.95;
+  c.accumulate = 1;
+  // The loss sees the weights each step starts from: those after the previous step.
+  std::vector<at::Tensor> seen;
+  const auto inner = regression_loss(model);
+  const whatif::MicroLoss loss = [&](std::int64_t step, std::int64_t micro, at::Generator& g,
+                                     std::map<std::string, double>& logs) {
+    seen.push_back(model.linear->weight.detach().to(at::kDouble).clone());
+    return inner(step, micro, g, logs);
+  };
+  whatif::Trainer trainer(c, {{"model", &model}});
+  trainer.fit(loss);
+  seen.push_back(model.linear->weight.detach().to(at::kDouble).clone());
+  at::Tensor ema = seen.front().clone();
+  for (std::int64_t k = 0; k < c.steps; ++k) {
+    const double d = std::min(c.ema_decay, (1.0 + k) / (10.0 + k));
+    ema = d * ema + (1 - d) * seen[static_cast<std::size_t>(k) + 1];
+  }
+  trainer.use_ema(true);
+  CATCH_REQUIRE(at::allclose(model.linear->weight.to(at::kDouble), ema, 1e-5, 1e-6));
+}
+
 CATCH_TEST_CASE("an interrupted and resumed run ends bit-identical to an uninterrupted one") {
   Scratch s;
   Regression straight;
