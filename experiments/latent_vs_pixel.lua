@@ -13,7 +13,7 @@ local cf = require "counterfactual"
 
 local p = whatif.params{
   subjects = 32, size = 32, dims = 3, steps = 1500, vae_steps = 1500, batch = 4, lr = 1e-3,
-  vae_lr = 5e-4, sample_steps = 50, pairs = 4, delta = 0.3, guidance = 2.0, bf16 = true,
+  vae_lr = 5e-4, sample_steps = 50, pairs = 4, delta = 0.1, guidance = 2.0, bf16 = true,
   classifier_steps = 300, spaces = {"pixel", "haar", "kl-vae"},
   schedules = {"cosine", "shifted-cosine", "rectified-flow"},
   presets = {

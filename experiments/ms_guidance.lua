@@ -12,11 +12,11 @@ local cf = require "counterfactual"
 
 local p = whatif.params{
   subjects = 32, size = 32, dims = 3, steps = 1500, batch = 4, lr = 1e-3, bf16 = true,
-  sample_steps = 50, pairs = 8, delta = 0.3, classifier_steps = 300,
+  sample_steps = 50, pairs = 8, delta = 0.1, classifier_steps = 300,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2},
-    small = {subjects = 32, steps = 2500, sample_steps = 25, pairs = 6},
+    small = {subjects = 32, steps = 4000, sample_steps = 25, pairs = 6},
     paper = {subjects = 400, size = 128, steps = 200000, sample_steps = 100, pairs = 64},
   },
 }
@@ -60,7 +60,7 @@ local results = whatif.experiment{
 
 -- The answer, in words, at the top of the report. Alignment is judged by the classifier when it
 -- tells real held-out volumes apart clearly better than chance; otherwise by the net darkening of
--- the high-load twin (darker minus brighter voxel fraction at delta / 3), and the summary says so.
+-- the high-load twin (darker minus brighter voxel fraction at delta), and the summary says so.
 local rows = {}
 for _, r in ipairs(results) do
   if r.status == "complete" then rows[#rows + 1] = {w = r.arm.guidance, m = r.metrics} end
@@ -70,17 +70,18 @@ if #rows >= 2 then
   local first, last = rows[1], rows[#rows]
   local accuracy = first.m.classifier_heldout_accuracy
   local judge_ok = accuracy >= 0.5
-  local function alignment(m)
-    if judge_ok then return m.text_alignment end
-    return m.darker_faint_fraction - m.brighter_faint_fraction
-  end
-  local lines = {"| w | text-alignment | net darkening (%) | darker / brighter voxels (%) at delta/3 | subject MS-SSIM | subject PSNR (dB) | lesion ml (measured / expected) |",
+  local function net(m) return m.darker_fraction - m.brighter_fraction end
+  local function alignment(m) return judge_ok and m.text_alignment or net(m) end
+  local lines = {"| w | text-alignment | net darkening (%) | darker / brighter voxels (%) | subject MS-SSIM | subject PSNR (dB) | lesion growth ml (measured / real twins) |",
                  "|---|---|---|---|---|---|---|"}
-  for _, r in ipairs(rows) do
+  local monotone = true
+  for i, r in ipairs(rows) do
     lines[#lines + 1] = ("| %g | %.3f | %.3f | %.3f / %.3f | %.4f | %.2f | %.2f / %.2f |"):format(
-      r.w, r.m.text_alignment, 100 * (r.m.darker_faint_fraction - r.m.brighter_faint_fraction),
-      100 * r.m.darker_faint_fraction, 100 * r.m.brighter_faint_fraction, r.m.subject_ms_ssim,
-      r.m.subject_psnr, r.m.lesion_measured_ml, r.m.lesion_expected_ml)
+      r.w, r.m.text_alignment, 100 * net(r.m), 100 * r.m.darker_fraction, 100 * r.m.brighter_fraction,
+      r.m.subject_ms_ssim, r.m.subject_psnr, r.m.lesion_measured_ml, r.m.lesion_expected_ml)
+    if i > 1 and (alignment(r.m) < alignment(rows[i - 1].m) or r.m.subject_ms_ssim > rows[i - 1].m.subject_ms_ssim) then
+      monotone = false
+    end
   end
   local up = alignment(last.m) > alignment(first.m)
   local down = last.m.subject_ms_ssim < first.m.subject_ms_ssim
@@ -89,13 +90,13 @@ if #rows >= 2 then
     or ("the net darkening of the high-load twin, because the classifier is no better than chance on "
         .. "held-out real volumes (%.3f for 3 levels), so its text-alignment says nothing here"):format(accuracy)
   whatif.summary(table.concat({
-    ("**The paper's trade-off %s here.** From w = %g to w = %g, alignment went %s (%.4g → %.4g) and "
-     .. "subject MS-SSIM went %s (%.4f → %.4f). Alignment is %s. The lesion-volume measure is off by "
-     .. "%.2f ml on real twins; the high-load twins' measured lesion growth is %.2f ml at w = %g against "
-     .. "%.2f ml in real twins."):format(
-      (up and down) and "holds" or "does not hold", first.w, last.w, up and "up" or "not up",
-      alignment(first.m), alignment(last.m), down and "down" or "not down", first.m.subject_ms_ssim,
-      last.m.subject_ms_ssim, judge, first.m.measure_real_error_ml, last.m.lesion_measured_ml, last.w,
-      last.m.lesion_expected_ml),
+    ("**The paper's trade-off %s here%s.** From w = %g to w = %g, alignment went %s (%.4g → %.4g) and "
+     .. "subject MS-SSIM went %s (%.4f → %.4f). Alignment is %s. At w = %g the high-load twin gains "
+     .. "%.2f ml of lesion-like darkening against %.2f ml between real twins (the measure is off by "
+     .. "%.3f ml on real twins)."):format(
+      (up and down) and "holds" or "does not hold", (up and down and not monotone) and ", though not at every step" or "",
+      first.w, last.w, up and "up" or "not up", alignment(first.m), alignment(last.m),
+      down and "down" or "not down", first.m.subject_ms_ssim, last.m.subject_ms_ssim, judge, last.w,
+      last.m.lesion_measured_ml, last.m.lesion_expected_ml, first.m.measure_real_error_ml),
     "", table.concat(lines, "\n")}, "\n"))
 end

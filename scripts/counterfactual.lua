@@ -20,7 +20,7 @@ end
 
 -- The judges of generated MS counterfactuals, trained once per (dataset, seed) on the real data
 -- and shared by every arm of a run: an attribute classifier for text-alignment and the real twins'
--- lesion volumes for effectiveness. `opts`: delta, classifier_steps.
+-- lesion volumes for effectiveness. `opts`: delta (the effectiveness threshold), classifier_steps.
 local judges = {}
 function M.judges(data, seed, opts)
   local key = tostring(data) .. "#" .. seed
@@ -39,12 +39,12 @@ local levels = {minimal = 0, high = 2}
 -- `opts.pairs` fixed-noise pairs "minimal" vs "high lesion load" (seeds 101, 102, ...) at guidance
 -- `opts.guidance` with `opts.steps` sampler steps (and `opts.decode_tile` when set), judged by
 -- `j` (M.judges). Stores the first pair as samples of `ctx`. Returns the metrics table; the
--- darkening fractions are given at delta and, as `*_faint_fraction`, at delta / 3.
+-- darkening fractions are taken at `opts.delta` (the brighter fraction is the noise floor).
 function M.evaluate(model, j, ctx, opts)
   j.alignment:reset()
   j.effect:reset()
   local preservation = whatif.metric("subject-preservation", {data_range = 1})
-  local darker, brighter, darker_faint, brighter_faint = 0, 0, 0, 0
+  local darker, brighter = 0, 0
   local start = whatif.clock()
   for i = 1, opts.pairs do
     local minimal, high = model:counterfactual{prompts = {"minimal lesion load", "high lesion load"},
@@ -61,8 +61,6 @@ function M.evaluate(model, j, ctx, opts)
                     attributes = {level = levels.high, source_level = levels.minimal}}
     local d, b = M.darkening(minimal, high, opts.delta)
     darker, brighter = darker + d / opts.pairs, brighter + b / opts.pairs
-    d, b = M.darkening(minimal, high, opts.delta / 3)
-    darker_faint, brighter_faint = darker_faint + d / opts.pairs, brighter_faint + b / opts.pairs
   end
   local seconds = whatif.clock() - start
   local kept, aligned, effect = preservation:compute(), j.alignment:compute(), j.effect:compute()
@@ -74,7 +72,6 @@ function M.evaluate(model, j, ctx, opts)
           lesion_expected_ml = effect.effectiveness_expected_ml,
           measure_real_error_ml = effect.measure_real_error_ml,
           darker_fraction = darker, brighter_fraction = brighter,
-          darker_faint_fraction = darker_faint, brighter_faint_fraction = brighter_faint,
           sample_pair_seconds = seconds / opts.pairs}
 end
 

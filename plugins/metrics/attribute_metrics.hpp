@@ -32,7 +32,7 @@ class TextAlignmentMetric : public whatif::Metric {
 struct EffectivenessOptions {
   std::string attribute = "lesion_volume_ml";  // the ground-truth quantity the change is measured against
   std::string level = "level";                 // the attribute naming a twin's level
-  double delta = 0.3;                          // image units
+  double delta = 0.1;                          // image units
 };
 
 // The change measure on one pair of volumes: millilitres of voxels where

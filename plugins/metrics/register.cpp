@@ -90,7 +90,7 @@ void register_components(whatif::Registry& registry) {
       {{"attribute", OptionType::String, std::string("lesion_volume_ml"),
         "ground-truth volume attribute (ml) the change is compared with"},
        {"level", OptionType::String, std::string("level"), "attribute naming a twin's level"},
-       {"delta", OptionType::Double, 0.3, "intensity change (image units) that counts a voxel as changed"}},
+       {"delta", OptionType::Double, 0.1, "intensity change (image units) that counts a voxel as changed"}},
       [](const whatif::Options& o) {
         return std::make_shared<whatif_metrics::EffectivenessMetric>(whatif_metrics::EffectivenessOptions{
             o.get_string("attribute"), o.get_string("level"), o.get_double("delta")});
