@@ -72,13 +72,14 @@ if #rows >= 2 then
   local judge_ok = accuracy >= 0.5
   local function net(m) return m.darker_fraction - m.brighter_fraction end
   local function alignment(m) return judge_ok and m.text_alignment or net(m) end
-  local lines = {"| w | text-alignment | net darkening (%) | darker / brighter voxels (%) | subject MS-SSIM | subject PSNR (dB) | lesion growth ml (measured / real twins) |",
+  local lines = {"| w | text-alignment | net darkening (%) | darker / brighter voxels (%) | subject MS-SSIM | subject PSNR (dB) | lesion growth ml: darker − brighter = net (real twins) |",
                  "|---|---|---|---|---|---|---|"}
   local monotone = true
   for i, r in ipairs(rows) do
-    lines[#lines + 1] = ("| %g | %.3f | %.3f | %.3f / %.3f | %.4f | %.2f | %.2f / %.2f |"):format(
+    lines[#lines + 1] = ("| %g | %.3f | %.3f | %.3f / %.3f | %.4f | %.2f | %.2f − %.2f = %.2f (%.2f) |"):format(
       r.w, r.m.text_alignment, 100 * net(r.m), 100 * r.m.darker_fraction, 100 * r.m.brighter_fraction,
-      r.m.subject_ms_ssim, r.m.subject_psnr, r.m.lesion_measured_ml, r.m.lesion_expected_ml)
+      r.m.subject_ms_ssim, r.m.subject_psnr, r.m.lesion_measured_ml, r.m.lesion_opposite_ml,
+      r.m.lesion_measured_ml - r.m.lesion_opposite_ml, r.m.lesion_expected_ml)
     if i > 1 and (alignment(r.m) < alignment(rows[i - 1].m) or r.m.subject_ms_ssim > rows[i - 1].m.subject_ms_ssim) then
       monotone = false
     end
@@ -91,12 +92,13 @@ if #rows >= 2 then
         .. "held-out real volumes (%.3f for 3 levels), so its text-alignment says nothing here"):format(accuracy)
   whatif.summary(table.concat({
     ("**The paper's trade-off %s here%s.** From w = %g to w = %g, alignment went %s (%.4g → %.4g) and "
-     .. "subject MS-SSIM went %s (%.4f → %.4f). Alignment is %s. At w = %g the high-load twin gains "
-     .. "%.2f ml of lesion-like darkening against %.2f ml between real twins (the measure is off by "
-     .. "%.3f ml on real twins)."):format(
+     .. "subject MS-SSIM went %s (%.4f → %.4f). Alignment is %s. At w = %g the high-load twin darkens "
+     .. "%.2f ml and brightens %.2f ml (net %.2f ml) against %.2f ml of lesions between real twins, "
+     .. "where the measure is off by %.3f ml."):format(
       (up and down) and "holds" or "does not hold", (up and down and not monotone) and ", though not at every step" or "",
       first.w, last.w, up and "up" or "not up", alignment(first.m), alignment(last.m),
       down and "down" or "not down", first.m.subject_ms_ssim, last.m.subject_ms_ssim, judge, last.w,
-      last.m.lesion_measured_ml, last.m.lesion_expected_ml, first.m.measure_real_error_ml),
+      last.m.lesion_measured_ml, last.m.lesion_opposite_ml, last.m.lesion_measured_ml - last.m.lesion_opposite_ml,
+      last.m.lesion_expected_ml, first.m.measure_real_error_ml),
     "", table.concat(lines, "\n")}, "\n"))
 end

@@ -2,7 +2,10 @@
 -- synthetic brain? Question: at 32³ with the default 4× downsampling (a 4×8³ latent, 1/16 of the
 -- voxels), what PSNR and SSIM does decode(encode(x)) reach on subjects the VAE never saw, with the
 -- L1 + KL loss alone and with the MS-SSIM term added? The held-out subjects come from another seed
--- of the synthetic brain. The `small` preset (one arm, L1 + KL) is the VAE that
+-- of the synthetic brain. Do a subject's twins stay apart after the round trip? `lesion_retention`
+-- is the lesion growth measured between the reconstructions of a held-out subject's minimal and
+-- high-load twins over the true growth (1 = every lesion voxel survives; the `effectiveness`
+-- metric, docs/metrics.md). The `small` preset (one arm, L1 + KL) is the VAE that
 -- `latent_vs_pixel.lua --preset small` trains too: same options, data, seed and steps.
 local p = whatif.params{
   subjects = 32, heldout = 8, size = 32, dims = 3, steps = 1500, batch = 4, lr = 5e-4, bf16 = false,
@@ -43,7 +46,17 @@ whatif.experiment{
         ctx:sample("reconstruction", y)
       end
     end
-    return {heldout_psnr = psnr:compute().psnr, heldout_ssim = ssim:compute().ssim,
+    -- Examples are subject-major, levels 0, 1, 2: the minimal twin of subject s is 3s + 1.
+    local effect = whatif.metric("effectiveness")
+    effect:fit(test)
+    for first = 1, n, 3 do
+      local minimal, high = test:images(first, 1), test:images(first + 2, 1)
+      effect:update{generated = vae:decode(vae:encode(high)), source = vae:decode(vae:encode(minimal)),
+                    attributes = {level = 2, source_level = 0}}
+    end
+    local kept = effect:compute()
+    return {lesion_retention = kept.effectiveness, lesion_error_ml = kept.effectiveness_error_ml,
+            heldout_psnr = psnr:compute().psnr, heldout_ssim = ssim:compute().ssim,
             train_recon_psnr = fit.recon_psnr, scale = fit.scale,
             train_step_ms = 1000 * fit.seconds / math.max(1, fit.steps)}
   end,

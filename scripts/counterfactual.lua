@@ -69,6 +69,7 @@ function M.evaluate(model, j, ctx, opts)
           classifier_heldout_accuracy = aligned.classifier_heldout_accuracy,
           effectiveness = effect.effectiveness, lesion_volume_error_ml = effect.effectiveness_error_ml,
           lesion_measured_ml = effect.effectiveness_measured_ml,
+          lesion_opposite_ml = effect.effectiveness_opposite_ml,
           lesion_expected_ml = effect.effectiveness_expected_ml,
           measure_real_error_ml = effect.measure_real_error_ml,
           darker_fraction = darker, brighter_fraction = brighter,

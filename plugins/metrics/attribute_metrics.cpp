@@ -118,6 +118,7 @@ std::map<std::string, double> EffectivenessMetric::fit(const whatif::Dataset& da
 
 void EffectivenessMetric::reset() {
   measured_.reset();
+  opposite_.reset();
   expected_sum_.reset();
   error_.reset();
 }
@@ -148,6 +149,7 @@ void EffectivenessMetric::update(const whatif::MetricItem& item) {
   }
   const at::Tensor measured = changed_volume_ml(item.source, item.generated, sign, options_.delta, voxel_ml_);
   measured_.add(measured);
+  opposite_.add(changed_volume_ml(item.source, item.generated, -sign, options_.delta, voxel_ml_));
   expected_sum_.add(expected);
   error_.add((measured - expected).abs());
 }
@@ -156,6 +158,7 @@ std::map<std::string, double> EffectivenessMetric::compute() {
   if (measured_.empty()) throw whatif::Error("effectiveness: nothing to compute; call update with twins");
   std::map<std::string, double> out = real_;
   out["effectiveness_measured_ml"] = measured_.mean();
+  out["effectiveness_opposite_ml"] = opposite_.mean();
   out["effectiveness_expected_ml"] = expected_sum_.mean();
   out["effectiveness_error_ml"] = error_.mean();
   out["effectiveness"] = expected_sum_.mean() > 0 ? measured_.mean() / expected_sum_.mean() : 0.0;

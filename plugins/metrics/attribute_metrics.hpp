@@ -51,7 +51,9 @@ class EffectivenessMetric : public whatif::Metric {
   // item.generated, item.source, item.attributes[level] (requested) and, optionally,
   // item.attributes["source_" + level] (default 0: the lowest level).
   void update(const whatif::MetricItem& item) override;
-  // {effectiveness, effectiveness_measured_ml, effectiveness_expected_ml, effectiveness_error_ml}
+  // {effectiveness, effectiveness_measured_ml, effectiveness_expected_ml, effectiveness_error_ml,
+  //  effectiveness_opposite_ml}: the last is the volume that changed the other way (brighter for
+  //  a higher level), which real twins never show — the noise floor of the measured volume.
   std::map<std::string, double> compute() override;
 
  private:
@@ -59,7 +61,7 @@ class EffectivenessMetric : public whatif::Metric {
   double voxel_ml_ = 0;
   std::map<std::pair<long, long>, double> expected_;  // (source level, level) → mean true change, ml
   std::map<std::string, double> real_;
-  RunningMean measured_, expected_sum_, error_;
+  RunningMean measured_, opposite_, expected_sum_, error_;
 };
 
 }  // namespace whatif_metrics

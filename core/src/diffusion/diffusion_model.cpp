@@ -157,8 +157,14 @@ at::Tensor DiffusionModel::decode(const at::Tensor& z, const GenerateOptions& o)
   return tiled_decode(*parts_.encoder, z, tiling);
 }
 
+void DiffusionModel::eval_mode() {
+  parts_.encoder->train(false);
+  for (const auto& [prefix, part] : trainable_parts()) part->train(false);
+}
+
 at::Tensor DiffusionModel::generate(const GenerateOptions& o) {
   at::NoGradGuard no_grad;
+  eval_mode();
   std::int64_t batch = 0;
   const DenoiseFn denoise = guided(o, batch);
   SampleOptions sample;
@@ -179,6 +185,7 @@ at::Tensor DiffusionModel::counterfactual_inversion(const at::Tensor& images, co
                                                     const GenerateOptions& counterfactual, double strength) {
   if (!parts_.sampler->invertible())
     throw Error("inversion needs a deterministic, invertible sampler such as ddim with eta=0");
+  eval_mode();
   if (!(strength > 0 && strength <= 1)) throw Error("inversion strength must be in (0, 1]");
   at::NoGradGuard no_grad;
   std::int64_t batch = 0;

@@ -78,6 +78,9 @@ class DiffusionModel {
   at::Tensor start_noise(std::int64_t batch, std::uint64_t seed, double t_start) const;
   at::Tensor attributes_tensor(const std::vector<std::map<std::string, double>>& rows) const;
   at::Tensor decode(const at::Tensor& z, const GenerateOptions& options);
+  // Sampling runs every part in eval mode (no dropout), whether the model was just fitted or
+  // loaded: modules are built in training mode.
+  void eval_mode();
 
   DiffusionParts parts_;
   DiffusionProcess process_;

@@ -54,7 +54,8 @@ whatif::DiffusionParts parts(bool conditional) {
   p.encoder = make<whatif::Encoder>("encoder", "identity");
   std::vector<std::string> unet{"spatial_dims=2", "channels=16,32", "attention_levels=",
                                 "cross_attention_levels=", "groups=8", "heads=4"};
-  if (conditional) unet.push_back("vector_dim=16");
+  // Dropout in the conditional model: sampling must switch it off, also after load.
+  if (conditional) unet.insert(unet.end(), {"vector_dim=16", "dropout=0.1"});
   p.denoiser = make<whatif::Denoiser>("denoiser", "unet", unet);
   p.schedule = make<whatif::Schedule>("schedule", "cosine");
   p.sampler = make<whatif::Sampler>("sampler", "ddim");

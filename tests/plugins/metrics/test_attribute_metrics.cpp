@@ -98,6 +98,7 @@ CATCH_TEST_CASE("effectiveness: the twin-difference measure recovers real twins 
   CATCH_REQUIRE(out.at("effectiveness_expected_ml") == Approx(6 * kVoxelMl));
   CATCH_REQUIRE(out.at("effectiveness_error_ml") == Approx(kVoxelMl));
   CATCH_REQUIRE(out.at("effectiveness") == Approx(5.0 / 6.0));
+  CATCH_REQUIRE(out.at("effectiveness_opposite_ml") == Approx(0).margin(1e-12));  // +0.05 is below delta
 
   // Going down a level counts brightened voxels: 2 → 1 should undo 3 voxels; this undoes 4.
   m->reset();
@@ -108,6 +109,14 @@ CATCH_TEST_CASE("effectiveness: the twin-difference measure recovers real twins 
   out = m->compute();
   CATCH_REQUIRE(out.at("effectiveness_measured_ml") == Approx(4 * kVoxelMl));
   CATCH_REQUIRE(out.at("effectiveness_expected_ml") == Approx(3 * kVoxelMl));
+
+  // Voxels changing the other way (darker on the way down) are reported apart, as the noise floor.
+  m->reset();
+  lowered.view({-1}).slice(0, 30, 32) -= 1.0f;
+  m->update(twins(high, lowered, 1, 2));
+  out = m->compute();
+  CATCH_REQUIRE(out.at("effectiveness_measured_ml") == Approx(4 * kVoxelMl));
+  CATCH_REQUIRE(out.at("effectiveness_opposite_ml") == Approx(2 * kVoxelMl));
 
   // A transition the data never shows is refused by name.
   CATCH_REQUIRE(whatif::test::error_of([&] { m->update(twins(source, edited, 5, 0)); }).find("0 to 5") !=
