@@ -84,21 +84,29 @@ if #rows >= 2 then
       monotone = false
     end
   end
+  -- No voxel changed by delta at any w: say so rather than read rounding as a trend.
+  local changed = false
+  for _, r in ipairs(rows) do
+    if r.m.darker_fraction > 0 or r.m.brighter_fraction > 0 then changed = true end
+  end
   local up = alignment(last.m) > alignment(first.m)
   local down = last.m.subject_ms_ssim < first.m.subject_ms_ssim
   local judge = judge_ok
     and ("text-alignment by the classifier, which scores %.3f on held-out real volumes"):format(accuracy)
     or ("the net darkening of the high-load twin, because the classifier is no better than chance on "
         .. "held-out real volumes (%.3f for 3 levels), so its text-alignment says nothing here"):format(accuracy)
+  local verdict = changed and "" or (" **The prompt has no measurable effect at this scale:** no voxel of "
+    .. "any twin pair differs by more than delta = %g; at w = %g the twins still match at %.1f dB PSNR."):format(
+      p.delta, last.w, last.m.subject_psnr)
   whatif.summary(table.concat({
     ("**The paper's trade-off %s here%s.** From w = %g to w = %g, alignment went %s (%.4g → %.4g) and "
-     .. "subject MS-SSIM went %s (%.4f → %.4f). Alignment is %s. At w = %g the high-load twin darkens "
+     .. "subject MS-SSIM went %s (%.5f → %.5f). Alignment is %s. At w = %g the high-load twin darkens "
      .. "%.2f ml and brightens %.2f ml (net %.2f ml) against %.2f ml of lesions between real twins, "
-     .. "where the measure is off by %.3f ml."):format(
+     .. "where the measure is off by %.3f ml.%s"):format(
       (up and down) and "holds" or "does not hold", (up and down and not monotone) and ", though not at every step" or "",
       first.w, last.w, up and "up" or "not up", alignment(first.m), alignment(last.m),
       down and "down" or "not down", first.m.subject_ms_ssim, last.m.subject_ms_ssim, judge, last.w,
       last.m.lesion_measured_ml, last.m.lesion_opposite_ml, last.m.lesion_measured_ml - last.m.lesion_opposite_ml,
-      last.m.lesion_expected_ml, first.m.measure_real_error_ml),
+      last.m.lesion_expected_ml, first.m.measure_real_error_ml, verdict),
     "", table.concat(lines, "\n")}, "\n"))
 end
