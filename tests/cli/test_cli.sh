@@ -69,6 +69,7 @@ expect 1 "typo\.lua:3: schedule/constant-snr: unknown option 'snrr' \(did you me
 expect 1 "unknown parameter 'sn' \(did you mean 'snr'\?\)" -- "$whatif" run "$here/ok.lua" --set sn=1 --out "$work/run5"
 expect 1 "expected a number, got 'high'" -- "$whatif" run "$here/ok.lua" --set snr=high --out "$work/run5"
 expect 1 "unknown preset" -- "$whatif" run "$here/ok.lua" --preset paper --out "$work/run5"
+expect 0 "attributes ok" -- "$whatif" run "$here/attributes.lua" --out "$work/run7"
 expect_one_line_error 1 -- "$whatif" run "$work/missing.lua"
 expect 2 "threads" -- "$whatif" run "$here/ok.lua" --threads many
 expect 2 "unrecognised option|unrecognized option" -- "$whatif" run "$here/ok.lua" --frobnicate

@@ -1,5 +1,7 @@
 #include "diffusion/diffusion_model.hpp"
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
@@ -74,6 +76,15 @@ TrainResult DiffusionModel::fit(const Dataset& data, const FitOptions& options) 
   const std::int64_t n = static_cast<std::int64_t>(encoded.latents.size());
   image_shape_ = encoded.image_shape;
   attribute_names_ = data.attribute_names();
+  if (!options.attributes.empty()) {
+    for (const auto& name : options.attributes)
+      if (std::find(attribute_names_.begin(), attribute_names_.end(), name) == attribute_names_.end()) {
+        std::string have;
+        for (const auto& a : attribute_names_) have += (have.empty() ? "" : ", ") + a;
+        throw Error("fit: the dataset has no attribute '" + name + "' (it has: " + (have.empty() ? "none" : have) + ")");
+      }
+    attribute_names_ = options.attributes;
+  }
   if (parts_.text && !parts_.text->frozen()) parts_.text->fit_tokenizer(encoded.texts, options.tokenizer_dir);
   const std::vector<at::Tensor>& representations = encoded.latents;
   TrainConfig train = options.train;

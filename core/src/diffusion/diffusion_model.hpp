@@ -34,6 +34,7 @@ struct FitOptions {
   std::int64_t batch_size = 8;
   std::string tokenizer_dir;  // where the text encoder writes its tokenizer files
   std::string latent_cache;   // HDF5 cache of the encoded dataset (latent_cache.hpp); "" = memory
+  std::vector<std::string> attributes;  // the dataset attributes the conditioning sees, in order; {} = all
 };
 
 struct GenerateOptions {

@@ -3,6 +3,7 @@
 #include <lua.hpp>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <ATen/ATen.h>
@@ -88,6 +89,61 @@ ModelBox& check_model(lua_State* L, int index) {
   return *static_cast<ModelBox*>(luaL_checkudata(L, index, kModelMeta));
 }
 
+// A shallow copy of the table at `index` without `keys`, pushed on the stack: the caller's table
+// is left as it was.
+void push_copy_without(lua_State* L, int index, const std::set<std::string>& keys) {
+  index = lua_absindex(L, index);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, index)) {
+    if (lua_type(L, -2) == LUA_TSTRING && keys.count(lua_tostring(L, -2))) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_settable(L, -4);
+  }
+}
+
+// `attributes = {{level = 0}, {level = 2, lesion_volume_ml = 3}}`: one row of numbers per sample.
+std::vector<std::map<std::string, double>> read_attributes(lua_State* L, int table, const std::string& what) {
+  std::vector<std::map<std::string, double>> rows;
+  lua_getfield(L, table, "attributes");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return rows;
+  }
+  if (!lua_istable(L, -1)) throw Error(what + ": attributes must be a list of tables, e.g. {{level = 0}, {level = 2}}");
+  const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, -1));
+  for (lua_Integer i = 1; i <= n; ++i) {
+    lua_rawgeti(L, -1, i);
+    if (!lua_istable(L, -1))
+      throw Error(what + ": attributes[" + std::to_string(i) + "] must be a table of numbers, e.g. {level = 2}");
+    std::map<std::string, double> row;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) != LUA_TSTRING || !lua_isnumber(L, -1))
+        throw Error(what + ": attributes[" + std::to_string(i) + "] must map names to numbers");
+      row[lua_tostring(L, -2)] = lua_tonumber(L, -1);
+      lua_pop(L, 1);
+    }
+    rows.push_back(std::move(row));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return rows;
+}
+
+// The options of the table at `index` against `schema`; `attributes` (and the inversion's
+// `source` tensor) are read apart.
+Options generate_table(lua_State* L, int index, const Schema& schema, const std::string& what) {
+  push_copy_without(L, index, {"attributes", "source"});
+  Options o = options_of(L, -1, schema, what);
+  lua_pop(L, 1);
+  return o;
+}
+
 GenerateOptions generate_options(const Options& o) {
   GenerateOptions g;
   g.prompts = o.get_strings("prompts");
@@ -169,10 +225,13 @@ int model_fit(lua_State* L) {
   Schema schema = kFitSchema;
   schema.push_back({"cache", OptionType::String, std::string(""),
                     "latent cache file (HDF5, relative to the run directory); \"\" = in memory"});
+  schema.push_back({"attributes", OptionType::StringList, std::vector<std::string>{},
+                    "dataset attributes the conditioning sees, in order (default: all)"});
   const Options o = options_of(L, 3, schema, "model:fit");
   FitOptions fit;
   if (!o.get_string("cache").empty()) fit.latent_cache = run_path(L, o.get_string("cache"));
   fit.batch_size = o.get_int("batch_size");
+  fit.attributes = o.get_strings("attributes");
   fit.train = train_config(L, o, "diffusion");
   // Tokenizer files go beside the checkpoint (the arm's folder), else into the run directory.
   fit.tokenizer_dir = fit.train.checkpoint.empty()
@@ -283,7 +342,11 @@ int component_fit(lua_State* L) {
 // model:generate{prompts = {...} | count = n, seed =, guidance =, steps =} → Tensor
 int model_generate(lua_State* L) {
   auto& model = check_model(L, 1);
-  const GenerateOptions g = generate_options(options_of(L, 2, kGenerateSchema, "model:generate"));
+  luaL_checktype(L, 2, LUA_TTABLE);
+  GenerateOptions g = generate_options(generate_table(L, 2, kGenerateSchema, "model:generate"));
+  g.attributes = read_attributes(L, 2, "model:generate");
+  if (!g.attributes.empty() && !g.prompts.empty())
+    throw Error("model:generate: give prompts or attributes, not both");
   push_tensor(L, model->generate(g));
   return 1;
 }
@@ -300,14 +363,22 @@ int model_counterfactual(lua_State* L) {
   Schema schema = kGenerateSchema;
   schema.push_back({"protocol", OptionType::String, std::string("fixed-noise"), "fixed-noise | inversion"});
   if (protocol == "fixed-noise") {
-    const Options o = options_of(L, 2, schema, "model:counterfactual");
+    const Options o = generate_table(L, 2, schema, "model:counterfactual");
     (void)o.get_string("protocol");
     GenerateOptions g = generate_options(o);
-    if (g.prompts.size() != 2)
-      throw Error("fixed-noise counterfactual: give prompts = {factual, counterfactual}");
+    const auto rows = read_attributes(L, 2, "model:counterfactual");
+    const bool by_prompts = rows.empty() && g.prompts.size() == 2, by_attributes = rows.size() == 2 && g.prompts.empty();
+    if (!by_prompts && !by_attributes)
+      throw Error("fixed-noise counterfactual: give prompts = {factual, counterfactual} or attributes = "
+                  "{{factual}, {counterfactual}}");
     GenerateOptions a = g, b = g;
-    a.prompts = {g.prompts[0]};
-    b.prompts = {g.prompts[1]};
+    if (rows.empty()) {
+      a.prompts = {g.prompts[0]};
+      b.prompts = {g.prompts[1]};
+    } else {
+      a.attributes = {rows[0]};
+      b.attributes = {rows[1]};
+    }
     const auto [x, y] = model->counterfactual_fixed_noise(a, b);
     push_tensor(L, x);
     push_tensor(L, y);
@@ -317,17 +388,24 @@ int model_counterfactual(lua_State* L) {
     lua_getfield(L, 2, "source");
     const at::Tensor source = check_tensor(L, -1);
     lua_pop(L, 1);
-    lua_pushnil(L);
-    lua_setfield(L, 2, "source");
     schema.push_back({"factual", OptionType::String, std::string(), "prompt of the source"});
     schema.push_back({"counterfactual", OptionType::String, std::string(), "prompt to edit towards"});
     schema.push_back({"strength", OptionType::Double, 1.0, "invert up to t = strength"});
-    const Options o = options_of(L, 2, schema, "model:counterfactual");
+    const Options o = generate_table(L, 2, schema, "model:counterfactual");
     (void)o.get_string("protocol");
     GenerateOptions factual = generate_options(o), counterfactual = factual;
     const std::int64_t n = source.size(0);
-    factual.prompts.assign(n, o.get_string("factual"));
-    counterfactual.prompts.assign(n, o.get_string("counterfactual"));
+    const auto rows = read_attributes(L, 2, "model:counterfactual");
+    if (!rows.empty()) {
+      if (rows.size() != 2 || !o.get_string("factual").empty() || !o.get_string("counterfactual").empty())
+        throw Error("inversion counterfactual: give factual = and counterfactual = prompts, or attributes = "
+                    "{{factual}, {counterfactual}}");
+      factual.attributes.assign(n, rows[0]);
+      counterfactual.attributes.assign(n, rows[1]);
+    } else {
+      factual.prompts.assign(n, o.get_string("factual"));
+      counterfactual.prompts.assign(n, o.get_string("counterfactual"));
+    }
     push_tensor(L, model->counterfactual_inversion(source, factual, counterfactual, o.get_double("strength")));
     return 1;
   }
