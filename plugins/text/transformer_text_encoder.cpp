@@ -58,6 +58,23 @@ EncoderBlockImpl::EncoderBlockImpl(std::int64_t width, std::int64_t heads) : hea
   mlp_out_ = register_module("mlp_out", torch::nn::Linear(4 * width, width));
 }
 
+void EncoderBlockImpl::initialize(std::int64_t layers) {
+  // GPT-2's initialization: weights N(0, 0.02), the residual projections scaled by 1/sqrt(2L),
+  // biases zero. LibTorch's default Linear bias (uniform ±1/sqrt(fan_in)) adds the same vector to
+  // every token, which at width 64 outweighs the 0.02-scale embeddings and, after the final
+  // LayerNorm, makes every prompt's encoding nearly the same vector.
+  torch::NoGradGuard no_grad;
+  const double residual_std = 0.02 / std::sqrt(2.0 * static_cast<double>(layers));
+  for (auto* linear : {&qkv_, &mlp_in_}) {
+    (*linear)->weight.normal_(0.0, 0.02);
+    (*linear)->bias.zero_();
+  }
+  for (auto* linear : {&attention_out_, &mlp_out_}) {
+    (*linear)->weight.normal_(0.0, residual_std);
+    (*linear)->bias.zero_();
+  }
+}
+
 torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
   const auto batch = x.size(0), length = x.size(1), width = x.size(2);
   const auto head_dim = width / heads_;
@@ -88,7 +105,11 @@ TransformerTextNetImpl::TransformerTextNetImpl(const TransformerTextOptions& o) 
     position_embedding_.normal_(0.0, 0.02);
   }
   blocks_ = register_module("blocks", torch::nn::ModuleList());
-  for (std::int64_t i = 0; i < o.layers; ++i) blocks_->push_back(EncoderBlock(o.width, o.heads));
+  for (std::int64_t i = 0; i < o.layers; ++i) {
+    EncoderBlock block(o.width, o.heads);
+    block->initialize(o.layers);
+    blocks_->push_back(block);
+  }
   final_norm_ = register_module("final_norm",
                                 torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.width})));
 }

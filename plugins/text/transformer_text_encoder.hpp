@@ -24,6 +24,8 @@ class EncoderBlockImpl : public torch::nn::Module {
   EncoderBlockImpl(std::int64_t width, std::int64_t heads);
   // x [B, T, W]; mask [B, T] bool, true where a token is real.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
+  // Re-draws the weights as GPT-2 does for a stack of `layers` blocks.
+  void initialize(std::int64_t layers);
 
  private:
   std::int64_t heads_;

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -171,6 +172,58 @@ CATCH_TEST_CASE("text/transformer: every parameter gets a gradient") {
       CATCH_REQUIRE(parameter.grad().abs().sum().item<double>() > 0);
     }
   }
+}
+
+CATCH_TEST_CASE("text/transformer: untrained, prompts one word apart are encoded apart") {
+  // A denoiser trained jointly with the encoder starts from what the untrained output tells apart.
+  // Swapping one of T tokens moves the masked-mean pooled vector by about |LN(a) - LN(b)| / T =
+  // sqrt(2 W) / T against a pooled norm of at most sqrt(W): a relative move near sqrt(2) / T when
+  // the token content reaches the output. The floor asks for a third of it.
+  whatif::Registry registry;
+  registry.load(kTextPlugin);
+  for (const std::int64_t width : {32, 64}) {
+    CATCH_SECTION("width " + std::to_string(width)) {
+      torch::manual_seed(3);
+      const auto encoder = whatif_test::make_transformer(registry, width);
+      encoder->fit_tokenizer(whatif_test::report_corpus(), "");
+      encoder->train(false);
+      const std::string minimal = "minimal lesion load";
+      const std::string high = "high lesion load";
+      const auto pooled = encoder->encode({minimal, high}).pooled;
+      const double length = static_cast<double>(encoder->tokenize(minimal).size());
+      const double relative = (pooled[0] - pooled[1]).norm().item<double>() /
+                              pooled[0].norm().item<double>();
+      CATCH_INFO("relative move " << relative << " over " << length << " tokens");
+      CATCH_REQUIRE(relative > std::sqrt(2.0) / length / 3.0);
+    }
+  }
+}
+
+CATCH_TEST_CASE("text/transformer: blocks start as GPT-2 does (N(0, 0.02), residual 0.02/sqrt(2L), no bias)") {
+  whatif::Registry registry;
+  registry.load(kTextPlugin);
+  torch::manual_seed(4);
+  const auto encoder = whatif_test::make_transformer(registry, 64);  // 2 layers
+  const double residual = 0.02 / std::sqrt(2.0 * 2.0);
+  int checked = 0;
+  for (const auto& [name, parameter] : encoder->named_parameters()) {
+    CATCH_INFO(name);
+    const auto ends = [&](const std::string& suffix) {
+      return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (name.rfind("blocks.", 0) != 0 || ends("norm.weight") || ends("norm.bias")) continue;
+    if (ends(".bias")) {
+      CATCH_REQUIRE(parameter.abs().max().item<double>() == 0.0);
+    } else {
+      const bool projection = ends("attention_out.weight") || ends("mlp_out.weight");
+      const double expected = projection ? residual : 0.02;
+      // The sample std of n >= 4096 normal draws is within 5 % of sigma with overwhelming odds.
+      CATCH_REQUIRE(std::abs(parameter.std().item<double>() / expected - 1.0) < 0.05);
+      CATCH_REQUIRE(std::abs(parameter.mean().item<double>()) < 0.1 * expected);
+    }
+    ++checked;
+  }
+  CATCH_REQUIRE(checked == 2 * 8);  // qkv, attention_out, mlp_in, mlp_out: weight and bias, 2 blocks
 }
 
 CATCH_TEST_CASE("text/transformer: bad options are refused with the key to change") {
