@@ -60,17 +60,14 @@ EncoderBlockImpl::EncoderBlockImpl(std::int64_t width, std::int64_t heads) : hea
 
 void EncoderBlockImpl::initialize(std::int64_t layers) {
   // GPT-2's initialization: weights N(0, 0.02), the residual projections scaled by 1/sqrt(2L),
-  // biases zero. LibTorch's default Linear bias (uniform ±1/sqrt(fan_in)) adds the same vector to
-  // every token, which at width 64 outweighs the 0.02-scale embeddings and, after the final
-  // LayerNorm, makes every prompt's encoding nearly the same vector.
+  // biases zero, in place of LibTorch's default (uniform ±1/sqrt(fan_in), biases included). With
+  // it, a 3D model trained jointly with this encoder reads the prompt through cross-attention
+  // (docs/text-conditioning.md); with the default it did not.
   torch::NoGradGuard no_grad;
   const double residual_std = 0.02 / std::sqrt(2.0 * static_cast<double>(layers));
-  for (auto* linear : {&qkv_, &mlp_in_}) {
-    (*linear)->weight.normal_(0.0, 0.02);
-    (*linear)->bias.zero_();
-  }
-  for (auto* linear : {&attention_out_, &mlp_out_}) {
-    (*linear)->weight.normal_(0.0, residual_std);
+  for (const auto& [linear, sigma] : {std::pair{&qkv_, 0.02}, {&mlp_in_, 0.02},
+                                    {&attention_out_, residual_std}, {&mlp_out_, residual_std}}) {
+    (*linear)->weight.normal_(0.0, sigma);
     (*linear)->bias.zero_();
   }
 }
