@@ -14,12 +14,12 @@ local cf = require "counterfactual"
 local p = whatif.params{
   subjects = 32, size = 32, dims = 3, steps = 1500, vae_steps = 1500, batch = 4, lr = 1e-3,
   vae_lr = 5e-4, sample_steps = 50, pairs = 4, delta = 0.1, guidance = 2.0, bf16 = true,
-  classifier_steps = 300, spaces = {"pixel", "haar", "kl-vae"},
+  classifier_steps = 300, downsample = 4, spaces = {"pixel", "haar", "kl-vae"},
   schedules = {"cosine", "shifted-cosine", "rectified-flow"},
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, vae_steps = 2, batch = 2, sample_steps = 2, pairs = 2,
              bf16 = false, classifier_steps = 2},
-    small = {subjects = 32, steps = 600, vae_steps = 800, sample_steps = 25, pairs = 4},
+    small = {subjects = 32, steps = 600, vae_steps = 800, sample_steps = 25, pairs = 4, downsample = 2},
     paper = {subjects = 400, size = 128, steps = 200000, vae_steps = 100000, sample_steps = 100, pairs = 64},
   },
 }
@@ -27,10 +27,14 @@ local p = whatif.params{
 local data = whatif.dataset("synthetic-brain", {task = "ms", subjects = p.subjects, size = p.size,
                                                  dims = p.dims, text = "prompt"})
 
+-- The kl-vae's width per resolution: log2(downsample) + 1 of them (as in vae_recon.lua).
+local widths = ({[1] = {32}, [2] = {32, 64}, [4] = {32, 64, 64}, [8] = {32, 64, 64, 64}})[p.downsample]
+  or error(("downsample = %d: use 1, 2, 4 or 8"):format(p.downsample))
+
 local vaes = {}
 local function vae_for(seed)
   if not vaes[seed] then
-    local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = 4, channels = {32, 64, 64},
+    local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = p.downsample, channels = widths,
                                           groups = 0, data_range = 1.0})
     local fit = vae:fit(data, {steps = p.vae_steps, batch_size = p.batch, lr = p.vae_lr, seed = seed,
                                checkpoint = ("models/vae-seed%d.h5"):format(seed), checkpoint_every = 200})

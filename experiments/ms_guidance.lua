@@ -16,7 +16,7 @@ local p = whatif.params{
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2},
-    small = {subjects = 32, steps = 4000, sample_steps = 25, pairs = 6},
+    small = {subjects = 32, steps = 3000, sample_steps = 25, pairs = 6},
     paper = {subjects = 400, size = 128, steps = 200000, sample_steps = 100, pairs = 64},
   },
 }

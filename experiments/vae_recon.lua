@@ -1,18 +1,19 @@
 -- vae_recon: how faithfully does the kl-vae (the latent space of method 2) reconstruct the
--- synthetic brain? Question: at 32³ with the default 4× downsampling (a 4×8³ latent, 1/16 of the
--- voxels), what PSNR and SSIM does decode(encode(x)) reach on subjects the VAE never saw, with the
--- L1 + KL loss alone and with the MS-SSIM term added? The held-out subjects come from another seed
--- of the synthetic brain. Do a subject's twins stay apart after the round trip? `lesion_retention`
--- is the lesion growth measured between the reconstructions of a held-out subject's minimal and
--- high-load twins over the true growth (1 = every lesion voxel survives; the `effectiveness`
--- metric, docs/metrics.md). The `small` preset (one arm, L1 + KL) is the VAE that
+-- synthetic brain? Question: at 32³, with the default 4× downsampling (a 4×8³ latent, 1/16 of the
+-- voxels) or 2× (`--set downsample=2`: a 4×16³ latent, 1/2 of the voxels), what PSNR and SSIM does
+-- decode(encode(x)) reach on subjects the VAE never saw, with the L1 + KL loss alone and with the
+-- MS-SSIM term added? The held-out subjects come from another seed of the synthetic brain. Do a
+-- subject's twins stay apart after the round trip? `lesion_retention` is the lesion growth
+-- measured between the reconstructions of a held-out subject's minimal and high-load twins over
+-- the true growth (1 = every lesion voxel survives; the `effectiveness` metric, docs/metrics.md).
+-- The `small` preset (one arm, L1 + KL, 2× downsampling) is the VAE that
 -- `latent_vs_pixel.lua --preset small` trains too: same options, data, seed and steps.
 local p = whatif.params{
   subjects = 32, heldout = 8, size = 32, dims = 3, steps = 1500, batch = 4, lr = 5e-4, bf16 = false,
-  ms_ssim_weights = {0.0, 0.5},
+  ms_ssim_weights = {0.0, 0.5}, downsample = 4,
   presets = {
     smoke = {subjects = 2, heldout = 1, dims = 2, steps = 2, batch = 2},
-    small = {steps = 800, ms_ssim_weights = {0.0}},
+    small = {steps = 800, ms_ssim_weights = {0.0}, downsample = 2},
     paper = {subjects = 400, heldout = 40, size = 128, steps = 100000},
   },
 }
@@ -22,13 +23,16 @@ local function brain(subjects, seed)
                                             seed = seed})
 end
 local train, test = brain(p.subjects, 0), brain(p.heldout, 1000)
+-- One width per resolution: log2(downsample) + 1 of them.
+local widths = ({[1] = {32}, [2] = {32, 64}, [4] = {32, 64, 64}, [8] = {32, 64, 64, 64}})[p.downsample]
+  or error(("downsample = %d: use 1, 2, 4 or 8"):format(p.downsample))
 
 whatif.experiment{
   name = "vae_recon",
   arms = whatif.grid{ms_ssim_weight = p.ms_ssim_weights},
   seeds = {1},
   run = function(arm, ctx)
-    local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = 4, channels = {32, 64, 64},
+    local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = p.downsample, channels = widths,
                                           groups = 0, data_range = 1.0, ms_ssim_weight = arm.ms_ssim_weight})
     local fit = vae:fit(train, {steps = p.steps, batch_size = p.batch, lr = p.lr, bf16 = p.bf16,
                                 seed = ctx.seed, checkpoint = ctx.checkpoint, checkpoint_every = 200})
