@@ -41,14 +41,18 @@ whatif::Schema KLVAEConfig::schema() {
       {"in_channels", OptionType::Int, std::int64_t{1}, "image channels"},
       {"latent_channels", OptionType::Int, std::int64_t{4}, "channels of the latent"},
       {"downsample", OptionType::Int, std::int64_t{4}, "size reduction per axis, a power of 2"},
-      {"channels", OptionType::IntList, std::vector<std::int64_t>{32, 64, 64},
-       "width per resolution, log2(downsample)+1 of them"},
+      {"channels", OptionType::IntList, std::vector<std::int64_t>{},
+       "width per resolution, log2(downsample)+1 of them (empty = 32, then 64 per halving)"},
       {"res_blocks", OptionType::Int, std::int64_t{1}, "residual blocks per resolution"},
       {"attention", OptionType::Bool, false,
        "self-attention at the bottleneck (global: memory ∝ positions², and tiles cannot reproduce it)"},
       {"groups", OptionType::Int, std::int64_t{8},
        "GroupNorm groups; 0 = per-voxel channel norm (local: tiled decoding matches whole closely)"},
       {"kl_weight", OptionType::Double, 1e-6, "weight of KL per input voxel against the mean L1"},
+      {"logvar_init", OptionType::Double, 0.0,
+       "initial posterior log-variance (the log-variance head starts with zero weights and this bias)"},
+      {"l2_weight", OptionType::Double, 0.0,
+       "weight of the mean squared error beside the L1 (0 = off): weights a voxel by its error"},
       {"ms_ssim_weight", OptionType::Double, 0.0, "weight of 1 − MS-SSIM (0 = off)"},
       {"adversarial_weight", OptionType::Double, 0.0,
        "weight of the hinge generator term; > 0 adds a patch discriminator (0 = off)"},
@@ -67,6 +71,8 @@ KLVAEConfig KLVAEConfig::from(const whatif::Options& o) {
   c.attention = o.get_bool("attention");
   c.groups = o.get_int("groups");
   c.kl_weight = o.get_double("kl_weight");
+  c.logvar_init = o.get_double("logvar_init");
+  c.l2_weight = o.get_double("l2_weight");
   c.ms_ssim_weight = o.get_double("ms_ssim_weight");
   c.adversarial_weight = o.get_double("adversarial_weight");
   c.data_range = o.get_double("data_range");
@@ -77,6 +83,10 @@ KLVAEConfig KLVAEConfig::from(const whatif::Options& o) {
   const std::int64_t halvings = c.downsample >= 1 ? log2_exact(c.downsample) : -1;
   if (halvings < 0)
     throw whatif::Error("option 'downsample' must be a power of 2, got " + std::to_string(c.downsample));
+  if (c.channels.empty()) {
+    c.channels.assign(static_cast<std::size_t>(halvings + 1), 64);
+    c.channels.front() = 32;
+  }
   if (static_cast<std::int64_t>(c.channels.size()) != halvings + 1)
     throw whatif::Error("option 'channels' needs log2(downsample)+1 = " + std::to_string(halvings + 1) +
                         " widths (one per resolution), got " + std::to_string(c.channels.size()));
@@ -84,8 +94,8 @@ KLVAEConfig KLVAEConfig::from(const whatif::Options& o) {
     if (ch <= 0 || (c.groups > 0 && ch % c.groups != 0))
       throw whatif::Error("option 'channels': every width must be positive and divisible by 'groups' (" +
                           std::to_string(c.groups) + "), got " + std::to_string(ch));
-  if (c.kl_weight < 0 || c.ms_ssim_weight < 0 || c.adversarial_weight < 0)
-    throw whatif::Error("options 'kl_weight', 'ms_ssim_weight' and 'adversarial_weight' must be >= 0");
+  if (c.kl_weight < 0 || c.l2_weight < 0 || c.ms_ssim_weight < 0 || c.adversarial_weight < 0)
+    throw whatif::Error("options 'kl_weight', 'l2_weight', 'ms_ssim_weight' and 'adversarial_weight' must be >= 0");
   if (!(c.data_range > 0)) throw whatif::Error("option 'data_range' must be > 0");
   return c;
 }
@@ -120,6 +130,11 @@ KLVAENetImpl::KLVAENetImpl(const KLVAEConfig& c) : config(c) {
   bottleneck(enc_mid, ch);
   enc_norm = register_module("enc_norm", VaeNorm(c.groups, ch));
   enc_out = register_module("enc_out", VaeConv(d, ch, 2 * c.latent_channels, 3, 1, 1));
+  {
+    torch::NoGradGuard no_grad;
+    enc_out->weight.narrow(0, c.latent_channels, c.latent_channels).zero_();
+    enc_out->bias.narrow(0, c.latent_channels, c.latent_channels).fill_(c.logvar_init);
+  }
 
   dec_in = register_module("dec_in", VaeConv(d, c.latent_channels, ch, 3, 1, 1));
   bottleneck(dec_mid, ch);
@@ -234,11 +249,15 @@ at::Tensor KLVAEEncoder::loss(const at::Tensor& x, std::map<std::string, double>
   // KL is summed over the latent, L1 averaged over voxels: dividing KL by the voxels per example
   // makes kl_weight the weight of Rombach et al.'s summed formulation (1e-6 there).
   auto total = l1 + c.kl_weight / static_cast<double>(x[0].numel()) * kl;
+  // The squared error's gradient grows with a voxel's error where the L1's is its sign: a rare, large
+  // residual (a one-voxel lesion the decoder smooths away) pulls as hard as many small ones.
+  const auto squared = (recon - target).square().mean();
+  if (c.l2_weight > 0) total = total + c.l2_weight * squared;
   logs["l1"] = l1.item<double>();
   logs["kl"] = kl.item<double>();
   {
     torch::NoGradGuard no_grad;
-    const double mse = (recon - target).square().mean().item<double>();
+    const double mse = squared.item<double>();
     logs["psnr"] = 10.0 * std::log10(c.data_range * c.data_range / std::max(mse, 1e-20));
     logs["ssim"] = ssim(recon, target, c.data_range).mean().item<double>();
   }

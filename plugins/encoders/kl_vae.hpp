@@ -25,6 +25,8 @@ struct KLVAEConfig {
   bool attention = false;  // self-attention in the bottleneck of encoder and decoder
   std::int64_t groups = 8;  // 0: per-voxel channel norm
   double kl_weight = 1e-6;
+  double logvar_init = 0.0;  // the posterior's log-variance at initialisation
+  double l2_weight = 0.0;
   double ms_ssim_weight = 0.0;
   double adversarial_weight = 0.0;
   double data_range = 1.0;  // of the images, for PSNR and SSIM

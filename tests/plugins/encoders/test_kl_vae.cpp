@@ -72,6 +72,16 @@ CATCH_TEST_CASE("kl-vae shapes and latent_shape in 2D and 3D; bad options are re
   CATCH_REQUIRE(vae3->named_buffers().size() == 1);
   CATCH_REQUIRE(vae3->named_buffers()[0].first == "scale_factor");
 
+  // Without 'channels' the widths follow 'downsample': 32 at full resolution, 64 per halving.
+  for (const auto& [factor, widths] : {std::pair{"1", "32"}, {"2", "32,64"}, {"8", "32,64,64,64"}}) {
+    const auto derived = make<Encoder>("encoder", "kl-vae", {"spatial_dims=2", std::string("downsample=") + factor});
+    const auto spelled = make<Encoder>("encoder", "kl-vae", {"spatial_dims=2", std::string("downsample=") + factor,
+                                                             std::string("channels=") + widths});
+    const auto a = derived->named_parameters(), b = spelled->named_parameters();
+    CATCH_REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) CATCH_REQUIRE(a[i].second.sizes() == b[i].second.sizes());
+  }
+
   CATCH_REQUIRE_THROWS_WITH(make<Encoder>("encoder", "kl-vae", {"downsample=3"}), Catch::Contains("power of 2"));
   CATCH_REQUIRE_THROWS_WITH(make<Encoder>("encoder", "kl-vae", {"channels=32,64"}),
                             Catch::Contains("log2(downsample)+1 = 3"));
@@ -120,6 +130,23 @@ CATCH_TEST_CASE("the KL term is the closed form for a posterior we set, and the 
   CATCH_REQUIRE(total == Approx(logs.at("l1") + 0.5 * kl_x / 256.0).epsilon(1e-5));
   CATCH_REQUIRE(logs.count("psnr") == 1);
   CATCH_REQUIRE(logs.count("ssim") == 1);
+
+  // The squared-error term adds l2_weight · MSE, the MSE behind the logged PSNR (data_range 1).
+  config.l2_weight = 3.0;
+  KLVAEEncoder with_l2(config);
+  torch::manual_seed(5);
+  const double total_l2 = with_l2.loss(x, logs).item<double>();
+  const double mse = std::pow(10.0, -logs.at("psnr") / 10.0);
+  CATCH_REQUIRE(total_l2 == Approx(logs.at("l1") + 0.5 * with_l2.posterior(x).kl().mean().item<double>() / 256.0 +
+                                   3.0 * mse).epsilon(1e-5));
+
+  // A fresh network's posterior log-variance is logvar_init at every latent position, whatever the input.
+  config.logvar_init = -6.0;
+  KLVAEEncoder narrow(config);
+  const auto fresh = narrow.posterior(x);
+  CATCH_REQUIRE(fresh.logvar.min().item<double>() == Approx(-6.0).margin(1e-6));
+  CATCH_REQUIRE(fresh.logvar.max().item<double>() == Approx(-6.0).margin(1e-6));
+  CATCH_REQUIRE(fresh.mean.std().item<double>() > 0.0);
 }
 
 CATCH_TEST_CASE("estimate_scale gives unit-std latents on the data and decode undoes the scale") {
