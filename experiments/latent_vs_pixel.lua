@@ -27,14 +27,10 @@ local p = whatif.params{
 local data = whatif.dataset("synthetic-brain", {task = "ms", subjects = p.subjects, size = p.size,
                                                  dims = p.dims, text = "prompt"})
 
--- The kl-vae's width per resolution: log2(downsample) + 1 of them (as in vae_recon.lua).
-local widths = ({[1] = {32}, [2] = {32, 64}, [4] = {32, 64, 64}, [8] = {32, 64, 64, 64}})[p.downsample]
-  or error(("downsample = %d: use 1, 2, 4 or 8"):format(p.downsample))
-
 local vaes = {}
 local function vae_for(seed)
   if not vaes[seed] then
-    local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = p.downsample, channels = widths,
+    local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = p.downsample,
                                           groups = 0, data_range = 1.0})
     local fit = vae:fit(data, {steps = p.vae_steps, batch_size = p.batch, lr = p.vae_lr, seed = seed,
                                checkpoint = ("models/vae-seed%d.h5"):format(seed), checkpoint_every = 200})

@@ -7,15 +7,23 @@
 -- beside it); the lesion-volume error compares the darkened volume between twins with the change
 -- real twins show (docs/metrics.md).
 --
--- One model is trained per seed and shared by the arms of that seed (saved in the run directory).
+-- `spaces` swaps the encoder and nothing else: "pixel" diffuses the volume itself, "kl-vae" a 4×16³
+-- latent of a kl-vae trained first (2× downsampling, models/vae-seedN.h5, with the options of
+-- `vae_recon.lua --preset small`) and encoded once into a
+-- latent cache (models/latents-seedN.h5) that the diffusion training reads. The twins are decoded
+-- and judged in image space by the same measures. `--set spaces=pixel,kl-vae` runs both.
+--
+-- One model is trained per space and seed and shared by the arms of that seed (saved in the run
+-- directory).
 local cf = require "counterfactual"
 
 local p = whatif.params{
   subjects = 32, size = 32, dims = 3, steps = 1500, batch = 4, lr = 1e-3, bf16 = true,
-  sample_steps = 50, pairs = 8, delta = 0.1, classifier_steps = 300,
+  sample_steps = 50, pairs = 8, delta = 0.1, classifier_steps = 300, spaces = {"pixel"},
+  downsample = 2, vae_steps = 800, vae_lr = 5e-4, vae_l2_weight = 0.0, vae_bf16 = false,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
-             classifier_steps = 2},
+             classifier_steps = 2, vae_steps = 2, spaces = {"pixel", "kl-vae"}},
     small = {subjects = 32, steps = 3000, sample_steps = 25, pairs = 6},
     paper = {subjects = 400, size = 128, steps = 200000, sample_steps = 100, pairs = 64},
   },
@@ -24,10 +32,26 @@ local p = whatif.params{
 local data = whatif.dataset("synthetic-brain", {task = "ms", subjects = p.subjects, size = p.size,
                                                  dims = p.dims, text = "prompt"})
 
-local function build()
+-- The encoder of a space and its channel count; the kl-vae is trained (or resumed) once per seed.
+local vaes = {}
+local function encoder(space, seed)
+  if space == "pixel" then return whatif.encoder("identity"), 1 end
+  if space ~= "kl-vae" then error(("spaces: unknown space '%s': use pixel or kl-vae"):format(space)) end
+  if not vaes[seed] then
+    local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = p.downsample, groups = 0,
+                                          data_range = 1.0, l2_weight = p.vae_l2_weight})
+    vae:fit(data, {steps = p.vae_steps, batch_size = p.batch, lr = p.vae_lr, bf16 = p.vae_bf16, seed = seed,
+                   checkpoint = ("models/vae-seed%d.h5"):format(seed), checkpoint_every = 200})
+    vaes[seed] = vae
+  end
+  return vaes[seed], 4
+end
+
+local function build(space, seed)
+  local enc, channels = encoder(space, seed)
   return whatif.diffusion{
-    encoder = whatif.encoder("identity"),
-    denoiser = whatif.denoiser("unet", {spatial_dims = p.dims, channels = {16, 32, 64},
+    encoder = enc,
+    denoiser = whatif.denoiser("unet", {spatial_dims = p.dims, in_channels = channels, channels = {16, 32, 64},
                                         attention_levels = {}, cross_attention_levels = {1, 2},
                                         context_dim = 64, dropout = 0.1}),
     schedule = whatif.schedule("cosine"),
@@ -39,16 +63,17 @@ end
 
 local results = whatif.experiment{
   name = "ms_guidance",
-  arms = whatif.grid{guidance = {0.0, 0.5, 1.0, 2.0, 3.0}},
+  arms = whatif.grid{space = p.spaces, guidance = {0.0, 0.5, 1.0, 2.0, 3.0}},
   seeds = {1},
   run = function(arm, ctx)
-    local model = build()
-    local saved = ("models/seed%d.h5"):format(ctx.seed)
+    local model = build(arm.space, ctx.seed)
+    local saved = ("models/%s-seed%d.h5"):format(arm.space, ctx.seed)
     if not pcall(model.load, model, saved) then
       local fit = model:fit(data, {steps = p.steps, batch_size = p.batch, lr = p.lr, bf16 = p.bf16,
                                    warmup = 100, ema_decay = 0.995, seed = ctx.seed,
-                                   checkpoint = ("models/seed%d-checkpoint.h5"):format(ctx.seed),
-                                   checkpoint_every = 100})
+                                   checkpoint = ("models/%s-seed%d-checkpoint.h5"):format(arm.space, ctx.seed),
+                                   checkpoint_every = 100,
+                                   cache = arm.space == "pixel" and "" or ("models/latents-seed%d.h5"):format(ctx.seed)})
       model:save(saved)
       ctx:curve("loss", fit.losses)
     end
@@ -61,12 +86,8 @@ local results = whatif.experiment{
 -- The answer, in words, at the top of the report. Alignment is judged by the classifier when it
 -- tells real held-out volumes apart clearly better than chance; otherwise by the net darkening of
 -- the high-load twin (darker minus brighter voxel fraction at delta), and the summary says so.
-local rows = {}
-for _, r in ipairs(results) do
-  if r.status == "complete" then rows[#rows + 1] = {w = r.arm.guidance, m = r.metrics} end
-end
-table.sort(rows, function(a, b) return a.w < b.w end)
-if #rows >= 2 then
+-- One paragraph and table per space.
+local function summarize(space, rows)
   local first, last = rows[1], rows[#rows]
   local accuracy = first.m.classifier_heldout_accuracy
   local judge_ok = accuracy >= 0.5
@@ -98,15 +119,29 @@ if #rows >= 2 then
   local verdict = changed and "" or (" **The prompt has no measurable effect at this scale:** no voxel of "
     .. "any twin pair differs by more than delta = %g; at w = %g the twins still match at %.1f dB PSNR."):format(
       p.delta, last.w, last.m.subject_psnr)
-  whatif.summary(table.concat({
-    ("**The paper's trade-off %s here%s.** From w = %g to w = %g, alignment went %s (%.4g → %.4g) and "
+  return table.concat({
+    ("**%s: the paper's trade-off %s here%s.** From w = %g to w = %g, alignment went %s (%.4g → %.4g) and "
      .. "subject MS-SSIM went %s (%.5f → %.5f). Alignment is %s. At w = %g the high-load twin darkens "
      .. "%.2f ml and brightens %.2f ml (net %.2f ml) against %.2f ml of lesions between real twins, "
      .. "where the measure is off by %.3f ml.%s"):format(
-      (up and down) and "holds" or "does not hold", (up and down and not monotone) and ", though not at every step" or "",
+      space, (up and down) and "holds" or "does not hold", (up and down and not monotone) and ", though not at every step" or "",
       first.w, last.w, up and "up" or "not up", alignment(first.m), alignment(last.m),
       down and "down" or "not down", first.m.subject_ms_ssim, last.m.subject_ms_ssim, judge, last.w,
       last.m.lesion_measured_ml, last.m.lesion_opposite_ml, last.m.lesion_measured_ml - last.m.lesion_opposite_ml,
       last.m.lesion_expected_ml, first.m.measure_real_error_ml, verdict),
-    "", table.concat(lines, "\n")}, "\n"))
+    "", table.concat(lines, "\n")}, "\n")
 end
+
+local by_space, paragraphs = {}, {}
+for _, r in ipairs(results) do
+  if r.status == "complete" then
+    by_space[r.arm.space] = by_space[r.arm.space] or {}
+    table.insert(by_space[r.arm.space], {w = r.arm.guidance, m = r.metrics})
+  end
+end
+for _, space in ipairs(p.spaces) do
+  local rows = by_space[space] or {}
+  table.sort(rows, function(a, b) return a.w < b.w end)
+  if #rows >= 2 then paragraphs[#paragraphs + 1] = summarize(space, rows) end
+end
+if #paragraphs > 0 then whatif.summary(table.concat(paragraphs, "\n\n")) end

@@ -6,11 +6,14 @@
 -- subject's twins stay apart after the round trip? `lesion_retention` is the lesion growth
 -- measured between the reconstructions of a held-out subject's minimal and high-load twins over
 -- the true growth (1 = every lesion voxel survives; the `effectiveness` metric, docs/metrics.md).
+-- `l2_weights` adds the squared error beside the L1 (a grid axis); `logvar_init` starts the posterior's
+-- log-variance at a constant (docs/latent.md).
 -- The `small` preset (one arm, L1 + KL, 2× downsampling) is the VAE that
 -- `latent_vs_pixel.lua --preset small` trains too: same options, data, seed and steps.
 local p = whatif.params{
   subjects = 32, heldout = 8, size = 32, dims = 3, steps = 1500, batch = 4, lr = 5e-4, bf16 = false,
-  ms_ssim_weights = {0.0, 0.5}, downsample = 4,
+  ms_ssim_weights = {0.0, 0.5}, l2_weights = {0.0}, downsample = 4,
+  logvar_init = 0.0,
   presets = {
     smoke = {subjects = 2, heldout = 1, dims = 2, steps = 2, batch = 2},
     small = {steps = 800, ms_ssim_weights = {0.0}, downsample = 2},
@@ -23,21 +26,19 @@ local function brain(subjects, seed)
                                             seed = seed})
 end
 local train, test = brain(p.subjects, 0), brain(p.heldout, 1000)
--- One width per resolution: log2(downsample) + 1 of them.
-local widths = ({[1] = {32}, [2] = {32, 64}, [4] = {32, 64, 64}, [8] = {32, 64, 64, 64}})[p.downsample]
-  or error(("downsample = %d: use 1, 2, 4 or 8"):format(p.downsample))
-
 whatif.experiment{
   name = "vae_recon",
-  arms = whatif.grid{ms_ssim_weight = p.ms_ssim_weights},
+  arms = whatif.grid{ms_ssim_weight = p.ms_ssim_weights, l2_weight = p.l2_weights},
   seeds = {1},
   run = function(arm, ctx)
-    local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = p.downsample, channels = widths,
-                                          groups = 0, data_range = 1.0, ms_ssim_weight = arm.ms_ssim_weight})
+    local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = p.downsample,
+                                          groups = 0, data_range = 1.0, ms_ssim_weight = arm.ms_ssim_weight,
+                                          l2_weight = arm.l2_weight, logvar_init = p.logvar_init})
     local fit = vae:fit(train, {steps = p.steps, batch_size = p.batch, lr = p.lr, bf16 = p.bf16,
                                 seed = ctx.seed, checkpoint = ctx.checkpoint, checkpoint_every = 200})
     ctx:curve("loss", fit.losses)
     if fit.psnr then ctx:curve("train_psnr", fit.psnr) end
+    if fit.kl then ctx:curve("kl", fit.kl) end
     local psnr, ssim = whatif.metric("psnr", {data_range = 1}), whatif.metric("ssim", {data_range = 1})
     local n = test:size()
     for first = 1, n, 8 do
