@@ -1,4 +1,6 @@
-// Tiled encoding and decoding: exact for encoders without spatial context (identity, haar), and
+// Tiled encoding and decoding: exact for the identity, equal to float rounding for haar (whose
+// convolution kernels may sum in a different order for a tile than for the whole volume, depending
+// on the CPU's oneDNN path), and
 // within a measured tolerance of the whole-volume pass for a kl-vae, whose receptive field and
 // GroupNorm statistics reach across tile borders.
 #include <catch2/catch.hpp>
@@ -18,7 +20,15 @@ namespace {
 const bool loaded = (whatif::test::load("encoders"), true);
 }  // namespace
 
-CATCH_TEST_CASE("tiled identity and haar equal the whole-volume pass exactly") {
+namespace {
+// Haar is local to its 2^d blocks, so tiles agree with the whole pass up to the summation order of
+// the convolution: a few float ulps. A seam or a misplaced tile would differ by O(1).
+bool same(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.sizes() == b.sizes() && (a - b).abs().max().item<double>() <= 1e-5;
+}
+}  // namespace
+
+CATCH_TEST_CASE("tiled identity equals and tiled haar matches the whole-volume pass") {
   torch::manual_seed(0);
   const auto identity = make<Encoder>("encoder", "identity");
   const auto haar3 = make<Encoder>("encoder", "haar", {"spatial_dims=3"});
@@ -32,11 +42,11 @@ CATCH_TEST_CASE("tiled identity and haar equal the whole-volume pass exactly") {
       const Tiling tiling{tile, overlap, blend};
       CATCH_REQUIRE(whatif::tiled_decode(*identity, x3, tiling).equal(x3));
       const auto z3 = haar3->encode(x3);
-      CATCH_REQUIRE(whatif::tiled_decode(*haar3, z3, tiling).equal(haar3->decode(z3)));
-      CATCH_REQUIRE(whatif::tiled_encode(*haar3, x3, tiling).equal(z3));
+      CATCH_REQUIRE(same(whatif::tiled_decode(*haar3, z3, tiling), haar3->decode(z3)));
+      CATCH_REQUIRE(same(whatif::tiled_encode(*haar3, x3, tiling), z3));
       const auto z2 = haar2->encode(x2);
-      CATCH_REQUIRE(whatif::tiled_decode(*haar2, z2, tiling).equal(haar2->decode(z2)));
-      CATCH_REQUIRE(whatif::tiled_encode(*haar2, x2, tiling).equal(z2));
+      CATCH_REQUIRE(same(whatif::tiled_decode(*haar2, z2, tiling), haar2->decode(z2)));
+      CATCH_REQUIRE(same(whatif::tiled_encode(*haar2, x2, tiling), z2));
     }
   }
 }
