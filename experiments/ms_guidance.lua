@@ -8,7 +8,7 @@
 -- real twins show (docs/metrics.md).
 --
 -- `spaces` swaps the encoder and nothing else: "pixel" diffuses the volume itself, "kl-vae" a 4×16³
--- latent of a kl-vae trained first (2× downsampling, models/vae-seedN.h5, 800 steps in bf16 with
+-- latent of a kl-vae trained first (2× downsampling, models/vae-seedN.h5, 1600 steps in bf16 with
 -- l2_weight 100: the best retention measured in docs/latent.md) and encoded once into a
 -- latent cache (models/latents-seedN.h5) that the diffusion training reads. The twins are decoded
 -- and judged in image space by the same measures. `--set spaces=pixel,kl-vae` runs both.
@@ -20,7 +20,7 @@ local cf = require "counterfactual"
 local p = whatif.params{
   subjects = 32, size = 32, dims = 3, steps = 1500, batch = 4, lr = 1e-3, bf16 = true,
   sample_steps = 50, pairs = 8, delta = 0.1, classifier_steps = 300, spaces = {"pixel"},
-  downsample = 2, vae_steps = 800, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
+  downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2, vae_steps = 2, spaces = {"pixel", "kl-vae"}},
