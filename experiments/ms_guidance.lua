@@ -7,7 +7,8 @@
 -- beside it); the lesion-volume error compares the darkened volume between twins with the change
 -- real twins show (docs/metrics.md).
 --
--- `spaces` swaps the encoder and nothing else: "pixel" diffuses the volume itself, "kl-vae" a 4×16³
+-- `spaces` swaps the encoder (and moves cross-attention to the same physical resolutions, below):
+-- "pixel" diffuses the volume itself, "kl-vae" a 4×16³
 -- latent of a kl-vae trained first (2× downsampling, models/vae-seedN.h5, 1600 steps in bf16 with
 -- l2_weight 100: the best retention measured in docs/latent.md) and encoded once into a
 -- latent cache (models/latents-seedN.h5) that the diffusion training reads. The twins are decoded
@@ -20,6 +21,7 @@ local cf = require "counterfactual"
 local p = whatif.params{
   subjects = 32, size = 32, dims = 3, steps = 1500, batch = 4, lr = 1e-3, bf16 = true,
   sample_steps = 50, pairs = 8, delta = 0.1, classifier_steps = 300, spaces = {"pixel"},
+  cross_attention_levels = {1, 2},
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
@@ -47,12 +49,23 @@ local function encoder(space, seed)
   return vaes[seed], 4
 end
 
+-- Cross-attention sits at the same physical resolutions in both spaces: pixel-space U-Net levels
+-- {1, 2} (16³ and 8³ of a 32³ volume) are latent levels {0, 1} of a 2×-downsampled latent.
+local function cross_levels(space)
+  local shift = space == "pixel" and 0 or math.floor(math.log(p.downsample, 2) + 0.5)
+  local levels = {}
+  for _, l in ipairs(p.cross_attention_levels) do
+    if l - shift >= 0 then levels[#levels + 1] = l - shift end
+  end
+  return levels
+end
+
 local function build(space, seed)
   local enc, channels = encoder(space, seed)
   return whatif.diffusion{
     encoder = enc,
     denoiser = whatif.denoiser("unet", {spatial_dims = p.dims, in_channels = channels, channels = {16, 32, 64},
-                                        attention_levels = {}, cross_attention_levels = {1, 2},
+                                        attention_levels = {}, cross_attention_levels = cross_levels(space),
                                         context_dim = 64, dropout = 0.1}),
     schedule = whatif.schedule("cosine"),
     sampler = whatif.sampler("ddim"),

@@ -62,6 +62,32 @@ UNetConfig UNetConfig::from(const whatif::Options& o) {
   return c;
 }
 
+// A condition the network cannot read would train an unconditional model without a word: refuse
+// it, and a width that does not match the options, with the option to set.
+void UNetImpl::check_condition(const whatif::Cond& cond) const {
+  const auto& c = config;
+  auto width = [](const torch::Tensor& t) { return std::to_string(t.size(-1)); };
+  if (cond.vector.defined() && vector_proj && cond.vector.size(-1) != c.vector_dim)
+    throw whatif::Error("unet: the conditioning's vector has width " + width(cond.vector) +
+                        " but option 'vector_dim' is " + std::to_string(c.vector_dim));
+  if (cond.context.defined() && reads_context && cond.context.size(-1) != c.context_dim)
+    throw whatif::Error("unet: the conditioning's context tokens have width " + width(cond.context) +
+                        " but option 'context_dim' is " + std::to_string(c.context_dim));
+  const bool given = cond.vector.defined() || cond.context.defined() || cond.spatial.defined();
+  const bool read = (cond.vector.defined() && vector_proj) || (cond.context.defined() && reads_context) ||
+                    (cond.spatial.defined() && c.spatial_channels > 0);
+  if (given && !read) {
+    std::string what;
+    if (cond.vector.defined()) what += "a vector of width " + width(cond.vector);
+    if (cond.context.defined())
+      what += (what.empty() ? "" : " and ") + std::string("context tokens of width ") + width(cond.context);
+    if (cond.spatial.defined()) what += (what.empty() ? "" : " and ") + std::string("a spatial map");
+    throw whatif::Error("unet: the conditioning gives " + what +
+                        " but this network reads none of it: set 'vector_dim', or 'context_dim' with "
+                        "'cross_attention_levels', or 'spatial_channels' to match");
+  }
+}
+
 UNetImpl::UNetImpl(const UNetConfig& c) : config(c), emb_dim(4 * c.channels.front()) {
   const int d = c.spatial_dims;
   const auto levels = static_cast<std::int64_t>(c.channels.size());
@@ -74,6 +100,7 @@ UNetImpl::UNetImpl(const UNetConfig& c) : config(c), emb_dim(4 * c.channels.fron
     const bool self = has(c.attention_levels, level);
     const bool cross = c.context_dim > 0 && has(c.cross_attention_levels, level);
     if (!self && !cross) return nullptr;
+    reads_context = reads_context || cross;
     return new SpatialAttentionImpl(ch, c.groups, c.heads, self, cross ? c.context_dim : 0);
   };
   auto drop = [&](std::int64_t level) { return has(c.dropout_levels, level) ? c.dropout : 0.0; };
@@ -99,6 +126,7 @@ UNetImpl::UNetImpl(const UNetConfig& c) : config(c), emb_dim(4 * c.channels.fron
   }
   const std::int64_t bottom = levels - 1;
   if (c.transformer_blocks > 0) {
+    reads_context = reads_context || (c.context_dim > 0 && has(c.cross_attention_levels, bottom));
     for (std::int64_t i = 0; i < c.transformer_blocks; ++i)
       mid->push_back(TransformerBlock(ch, c.heads, emb_dim,
                                       has(c.cross_attention_levels, bottom) ? c.context_dim : 0,
@@ -144,6 +172,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& noi
     if (x.size(dim) % factor != 0)
       throw whatif::Error("unet: spatial size " + std::to_string(x.size(dim)) +
                           " is not divisible by 2^(levels-1) = " + std::to_string(factor));
+  check_condition(cond);
   // λ spans about ±20: periods up to 100 resolve it without wasting frequencies.
   auto emb = time2(torch::silu(time1(sinusoidal_embedding(noise_level, c.channels.front(), 100.0))));
   if (vector_proj && cond.vector.defined()) emb = emb + vector_proj(cond.vector.to(emb.scalar_type()));

@@ -38,6 +38,7 @@ struct UNetImpl : torch::nn::Module {
   explicit UNetImpl(const UNetConfig& config);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& noise_level,
                         const whatif::Cond& cond);
+  void check_condition(const whatif::Cond& cond) const;
 
   UNetConfig config;
   std::int64_t emb_dim;
@@ -47,6 +48,7 @@ struct UNetImpl : torch::nn::Module {
   // Per block: a residual block, optionally followed by attention. Down path, then middle, then up.
   torch::nn::ModuleList down_res, down_attn, down_sample, mid, up_res, up_attn, up_sample;
   std::vector<bool> down_has_attn, up_has_attn;
+  bool reads_context = false;  // some level cross-attends to the context tokens
 };
 TORCH_MODULE(UNet);
 

@@ -80,6 +80,30 @@ CATCH_TEST_CASE("unet: every parameter gets a gradient, and conditions reach the
   CATCH_REQUIRE(at::allclose(net->forward(x, at::full({2}, 1.5), other), masked, 1e-5, 1e-6));
 }
 
+CATCH_TEST_CASE("unet: a condition the network cannot read, or of the wrong width, is refused") {
+  const at::Tensor x = at::randn({2, 1, 8, 8});
+  const at::Tensor level = at::zeros({2});
+  // No vector_dim, no context_dim: a FiLM vector and a context token would be ignored.
+  const auto plain = make<Denoiser>("denoiser", "unet", {"spatial_dims=2", "channels=8,16", "groups=4"});
+  const Cond vector_only{{}, {}, at::randn({2, 128}), {}};
+  CATCH_REQUIRE_THROWS_WITH(plain->forward(x, level, vector_only),
+                            Catch::Contains("reads none of it") && Catch::Contains("vector of width 128"));
+  const Cond both{at::randn({2, 1, 128}), at::ones({2, 1}, at::kBool), at::randn({2, 128}), {}};
+  CATCH_REQUIRE_THROWS_WITH(plain->forward(x, level, both), Catch::Contains("context tokens of width 128"));
+  CATCH_REQUIRE_NOTHROW(plain->forward(x, level, Cond{}));
+  // context_dim without a cross-attention level reads no context either.
+  const auto no_cross = make<Denoiser>("denoiser", "unet", {"spatial_dims=2", "channels=8,16", "groups=4",
+                                                            "context_dim=128", "cross_attention_levels="});
+  CATCH_REQUIRE_THROWS_WITH(no_cross->forward(x, level, Cond{both.context, both.context_mask, {}, {}}),
+                            Catch::Contains("reads none of it"));
+  // A network reading one part of the condition (FiLM only) accepts it; a wrong width is named.
+  const auto film = make<Denoiser>("denoiser", "unet", {"spatial_dims=2", "channels=8,16", "groups=4",
+                                                        "vector_dim=128"});
+  CATCH_REQUIRE_NOTHROW(film->forward(x, level, both));
+  CATCH_REQUIRE_THROWS_WITH(film->forward(x, level, Cond{{}, {}, at::randn({2, 64}), {}}),
+                            Catch::Contains("width 64") && Catch::Contains("'vector_dim' is 128"));
+}
+
 CATCH_TEST_CASE("uvit: transformer bottleneck with cross-attention; bf16 autocast stays close to fp32") {
   const auto net = make<Denoiser>("denoiser", "uvit",
                                   {"spatial_dims=3", "channels=8,16", "transformer_blocks=2",
