@@ -7,13 +7,14 @@
 -- measured between the reconstructions of a held-out subject's minimal and high-load twins over
 -- the true growth (1 = every lesion voxel survives; the `effectiveness` metric, docs/metrics.md).
 -- `l2_weights` adds the squared error beside the L1 (a grid axis); `logvar_init` starts the posterior's
--- log-variance at a constant (docs/latent.md).
+-- log-variance at a constant, `hard_weight` adds the squared error over each volume's worst
+-- `hard_fraction` of voxels (docs/latent.md).
 -- The `small` preset (one arm, L1 + KL, 2× downsampling) is the VAE that
 -- `latent_vs_pixel.lua --preset small` trains too: same options, data, seed and steps.
 local p = whatif.params{
   subjects = 32, heldout = 8, size = 32, dims = 3, steps = 1500, batch = 4, lr = 5e-4, bf16 = false,
   ms_ssim_weights = {0.0, 0.5}, l2_weights = {0.0}, downsample = 4,
-  logvar_init = 0.0,
+  logvar_init = 0.0, hard_weight = 0.0, hard_fraction = 0.01,
   presets = {
     smoke = {subjects = 2, heldout = 1, dims = 2, steps = 2, batch = 2},
     small = {steps = 800, ms_ssim_weights = {0.0}, downsample = 2},
@@ -33,7 +34,8 @@ whatif.experiment{
   run = function(arm, ctx)
     local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = p.downsample,
                                           groups = 0, data_range = 1.0, ms_ssim_weight = arm.ms_ssim_weight,
-                                          l2_weight = arm.l2_weight, logvar_init = p.logvar_init})
+                                          l2_weight = arm.l2_weight, logvar_init = p.logvar_init,
+                                          hard_weight = p.hard_weight, hard_fraction = p.hard_fraction})
     local fit = vae:fit(train, {steps = p.steps, batch_size = p.batch, lr = p.lr, bf16 = p.bf16,
                                 seed = ctx.seed, checkpoint = ctx.checkpoint, checkpoint_every = 200})
     ctx:curve("loss", fit.losses)

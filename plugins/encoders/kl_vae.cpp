@@ -53,6 +53,9 @@ whatif::Schema KLVAEConfig::schema() {
        "initial posterior log-variance (the log-variance head starts with zero weights and this bias)"},
       {"l2_weight", OptionType::Double, 0.0,
        "weight of the mean squared error beside the L1 (0 = off): weights a voxel by its error"},
+      {"hard_weight", OptionType::Double, 0.0,
+       "weight of the mean squared error over each example's worst hard_fraction of voxels (0 = off)"},
+      {"hard_fraction", OptionType::Double, 0.01, "fraction of voxels the hard term averages, in (0, 1]"},
       {"ms_ssim_weight", OptionType::Double, 0.0, "weight of 1 − MS-SSIM (0 = off)"},
       {"adversarial_weight", OptionType::Double, 0.0,
        "weight of the hinge generator term; > 0 adds a patch discriminator (0 = off)"},
@@ -73,6 +76,8 @@ KLVAEConfig KLVAEConfig::from(const whatif::Options& o) {
   c.kl_weight = o.get_double("kl_weight");
   c.logvar_init = o.get_double("logvar_init");
   c.l2_weight = o.get_double("l2_weight");
+  c.hard_weight = o.get_double("hard_weight");
+  c.hard_fraction = o.get_double("hard_fraction");
   c.ms_ssim_weight = o.get_double("ms_ssim_weight");
   c.adversarial_weight = o.get_double("adversarial_weight");
   c.data_range = o.get_double("data_range");
@@ -94,8 +99,11 @@ KLVAEConfig KLVAEConfig::from(const whatif::Options& o) {
     if (ch <= 0 || (c.groups > 0 && ch % c.groups != 0))
       throw whatif::Error("option 'channels': every width must be positive and divisible by 'groups' (" +
                           std::to_string(c.groups) + "), got " + std::to_string(ch));
-  if (c.kl_weight < 0 || c.l2_weight < 0 || c.ms_ssim_weight < 0 || c.adversarial_weight < 0)
-    throw whatif::Error("options 'kl_weight', 'l2_weight', 'ms_ssim_weight' and 'adversarial_weight' must be >= 0");
+  if (c.kl_weight < 0 || c.l2_weight < 0 || c.hard_weight < 0 || c.ms_ssim_weight < 0 || c.adversarial_weight < 0)
+    throw whatif::Error(
+        "options 'kl_weight', 'l2_weight', 'hard_weight', 'ms_ssim_weight' and 'adversarial_weight' must be >= 0");
+  if (!(c.hard_fraction > 0 && c.hard_fraction <= 1))
+    throw whatif::Error("option 'hard_fraction' must be in (0, 1], got " + std::to_string(c.hard_fraction));
   if (!(c.data_range > 0)) throw whatif::Error("option 'data_range' must be > 0");
   return c;
 }
@@ -253,6 +261,17 @@ at::Tensor KLVAEEncoder::loss(const at::Tensor& x, std::map<std::string, double>
   // residual (a one-voxel lesion the decoder smooths away) pulls as hard as many small ones.
   const auto squared = (recon - target).square().mean();
   if (c.l2_weight > 0) total = total + c.l2_weight * squared;
+  // Hard-voxel mining (the bootstrapped loss of Wu et al. 2016): a lesion is ~0.1 % of a volume,
+  // so even its full squared error is a small part of the mean; averaging only each example's worst
+  // voxels makes the few large residuals the term's whole gradient.
+  if (c.hard_weight > 0) {
+    const auto per_voxel = (recon - target).square().flatten(1);
+    const auto k = std::max<std::int64_t>(
+        1, std::llround(c.hard_fraction * static_cast<double>(per_voxel.size(1))));
+    const auto hard = std::get<0>(per_voxel.topk(k, 1)).mean();
+    total = total + c.hard_weight * hard;
+    logs["hard"] = hard.item<double>();
+  }
   logs["l1"] = l1.item<double>();
   logs["kl"] = kl.item<double>();
   {

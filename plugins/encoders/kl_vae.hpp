@@ -27,6 +27,8 @@ struct KLVAEConfig {
   double kl_weight = 1e-6;
   double logvar_init = 0.0;  // the posterior's log-variance at initialisation
   double l2_weight = 0.0;
+  double hard_weight = 0.0;     // weight of the mean squared error over each example's worst voxels
+  double hard_fraction = 0.01;  // ... the fraction of voxels counted as worst
   double ms_ssim_weight = 0.0;
   double adversarial_weight = 0.0;
   double data_range = 1.0;  // of the images, for PSNR and SSIM

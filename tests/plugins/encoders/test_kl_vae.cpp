@@ -83,6 +83,8 @@ CATCH_TEST_CASE("kl-vae shapes and latent_shape in 2D and 3D; bad options are re
   }
 
   CATCH_REQUIRE_THROWS_WITH(make<Encoder>("encoder", "kl-vae", {"downsample=3"}), Catch::Contains("power of 2"));
+  CATCH_REQUIRE_THROWS_WITH(make<Encoder>("encoder", "kl-vae", {"hard_fraction=0"}),
+                            Catch::Contains("'hard_fraction' must be in (0, 1]"));
   CATCH_REQUIRE_THROWS_WITH(make<Encoder>("encoder", "kl-vae", {"channels=32,64"}),
                             Catch::Contains("log2(downsample)+1 = 3"));
   CATCH_REQUIRE_THROWS_WITH(vae2->encode(torch::rand({1, 2, 18, 16})), Catch::Contains("divisible"));
@@ -139,6 +141,26 @@ CATCH_TEST_CASE("the KL term is the closed form for a posterior we set, and the 
   const double mse = std::pow(10.0, -logs.at("psnr") / 10.0);
   CATCH_REQUIRE(total_l2 == Approx(logs.at("l1") + 0.5 * with_l2.posterior(x).kl().mean().item<double>() / 256.0 +
                                    3.0 * mse).epsilon(1e-5));
+
+  // The hard term over all voxels is the MSE again; over a tenth it lies between the MSE and MSE / 0.1.
+  config.hard_weight = 2.0;
+  config.hard_fraction = 1.0;
+  KLVAEEncoder all_hard(config);
+  torch::manual_seed(5);
+  const double total_hard = all_hard.loss(x, logs).item<double>();
+  const double mse_hard = std::pow(10.0, -logs.at("psnr") / 10.0);
+  CATCH_REQUIRE(logs.at("hard") == Approx(mse_hard).epsilon(1e-5));
+  CATCH_REQUIRE(total_hard == Approx(logs.at("l1") + 0.5 * all_hard.posterior(x).kl().mean().item<double>() / 256.0 +
+                                     5.0 * mse_hard).epsilon(1e-5));
+  config.hard_fraction = 0.1;
+  KLVAEEncoder tenth(config);
+  torch::manual_seed(5);
+  tenth.loss(x, logs);
+  const double mse_tenth = std::pow(10.0, -logs.at("psnr") / 10.0);
+  CATCH_REQUIRE(logs.at("hard") > 1.5 * mse_tenth);
+  CATCH_REQUIRE(logs.at("hard") <= mse_tenth / 0.1 * (1 + 1e-5));
+  config.hard_weight = 0.0;
+  config.hard_fraction = 0.01;
 
   // A fresh network's posterior log-variance is logvar_init at every latent position, whatever the input.
   config.logvar_init = -6.0;
