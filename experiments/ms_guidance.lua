@@ -10,7 +10,7 @@
 -- `spaces` swaps the encoder (and moves cross-attention to the same physical resolutions, below):
 -- "pixel" diffuses the volume itself, "kl-vae" a 4×16³
 -- latent of a kl-vae trained first (2× downsampling, models/vae-seedN.h5, 1600 steps in bf16 with
--- l2_weight 100: the best retention measured in docs/latent.md) and encoded once into a
+-- l2_weight 100 and hard_weight 10: the best retention measured in docs/latent.md) and encoded once into a
 -- latent cache (models/latents-seedN.h5) that the diffusion training reads. The twins are decoded
 -- and judged in image space by the same measures. `--set spaces=pixel,kl-vae` runs both.
 --
@@ -23,6 +23,7 @@ local p = whatif.params{
   sample_steps = 50, pairs = 8, delta = 0.1, classifier_steps = 300, spaces = {"pixel"},
   cross_attention_levels = {1, 2},
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
+  vae_hard_weight = 10.0, vae_hard_fraction = 0.01,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2, vae_steps = 2, spaces = {"pixel", "kl-vae"}},
@@ -41,7 +42,8 @@ local function encoder(space, seed)
   if space ~= "kl-vae" then error(("spaces: unknown space '%s': use pixel or kl-vae"):format(space)) end
   if not vaes[seed] then
     local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = p.downsample, groups = 0,
-                                          data_range = 1.0, l2_weight = p.vae_l2_weight})
+                                          data_range = 1.0, l2_weight = p.vae_l2_weight,
+                                          hard_weight = p.vae_hard_weight, hard_fraction = p.vae_hard_fraction})
     vae:fit(data, {steps = p.vae_steps, batch_size = p.batch, lr = p.vae_lr, bf16 = p.vae_bf16, seed = seed,
                    checkpoint = ("models/vae-seed%d.h5"):format(seed), checkpoint_every = 200})
     vaes[seed] = vae
