@@ -259,16 +259,17 @@ at::Tensor KLVAEEncoder::loss(const at::Tensor& x, std::map<std::string, double>
   auto total = l1 + c.kl_weight / static_cast<double>(x[0].numel()) * kl;
   // The squared error's gradient grows with a voxel's error where the L1's is its sign: a rare, large
   // residual (a one-voxel lesion the decoder smooths away) pulls as hard as many small ones.
-  const auto squared = (recon - target).square().mean();
+  const auto per_voxel = (recon - target).square();
+  const auto squared = per_voxel.mean();
   if (c.l2_weight > 0) total = total + c.l2_weight * squared;
   // Hard-voxel mining (the bootstrapped loss of Wu et al. 2016): a lesion is ~0.1 % of a volume,
   // so even its full squared error is a small part of the mean; averaging only each example's worst
   // voxels makes the few large residuals the term's whole gradient.
   if (c.hard_weight > 0) {
-    const auto per_voxel = (recon - target).square().flatten(1);
+    const auto per_example = per_voxel.flatten(1);
     const auto k = std::max<std::int64_t>(
-        1, std::llround(c.hard_fraction * static_cast<double>(per_voxel.size(1))));
-    const auto hard = std::get<0>(per_voxel.topk(k, 1)).mean();
+        1, std::llround(c.hard_fraction * static_cast<double>(per_example.size(1))));
+    const auto hard = std::get<0>(per_example.topk(k, 1)).mean();
     total = total + c.hard_weight * hard;
     logs["hard"] = hard.item<double>();
   }
