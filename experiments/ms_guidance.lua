@@ -57,7 +57,8 @@ local function cross_levels(space)
   local shift = space == "pixel" and 0 or math.floor(math.log(p.downsample, 2) + 0.5)
   local levels = {}
   for _, l in ipairs(p.cross_attention_levels) do
-    if l - shift >= 0 then levels[#levels + 1] = l - shift end
+    if l < 0 then levels[#levels + 1] = l  -- counted from the lowest level: the same in both spaces
+    elseif l - shift >= 0 then levels[#levels + 1] = l - shift end
   end
   return levels
 end
