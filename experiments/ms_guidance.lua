@@ -7,6 +7,9 @@
 -- beside it); the lesion-volume error compares the darkened volume between twins with the change
 -- real twins show (docs/metrics.md).
 --
+-- `widths` and `batch` are the pixel U-Net's; `latent_widths` and `latent_batch` the latent
+-- U-Net's (batch 16 by default: a latent step at batch 16 costs what a pixel step at batch 4 does,
+-- so both models train for about the same time).
 -- `spaces` swaps the encoder (and moves cross-attention to the same physical resolutions, below):
 -- "pixel" diffuses the volume itself, "kl-vae" a 4×16³
 -- latent of a kl-vae trained first (2× downsampling, models/vae-seedN.h5, 1600 steps in bf16 with
@@ -21,12 +24,12 @@ local cf = require "counterfactual"
 local p = whatif.params{
   subjects = 32, size = 32, dims = 3, steps = 1500, batch = 4, lr = 1e-3, bf16 = true,
   sample_steps = 50, pairs = 8, delta = 0.1, classifier_steps = 300, spaces = {"pixel"},
-  cross_attention_levels = {1, 2},
+  cross_attention_levels = {1, 2}, widths = {16, 32, 64}, latent_widths = {16, 32, 64}, latent_batch = 16,
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
   vae_hard_weight = 10.0, vae_hard_fraction = 0.01,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
-             classifier_steps = 2, vae_steps = 2, spaces = {"pixel", "kl-vae"}},
+             classifier_steps = 2, vae_steps = 2, latent_batch = 2, spaces = {"pixel", "kl-vae"}},
     small = {subjects = 32, steps = 3000, sample_steps = 25, pairs = 6},
     paper = {subjects = 400, size = 128, steps = 200000, sample_steps = 100, pairs = 64},
   },
@@ -67,7 +70,8 @@ local function build(space, seed)
   local enc, channels = encoder(space, seed)
   return whatif.diffusion{
     encoder = enc,
-    denoiser = whatif.denoiser("unet", {spatial_dims = p.dims, in_channels = channels, channels = {16, 32, 64},
+    denoiser = whatif.denoiser("unet", {spatial_dims = p.dims, in_channels = channels,
+                                        channels = space == "pixel" and p.widths or p.latent_widths,
                                         attention_levels = {}, cross_attention_levels = cross_levels(space),
                                         context_dim = 64, dropout = 0.1}),
     schedule = whatif.schedule("cosine"),
@@ -85,7 +89,8 @@ local results = whatif.experiment{
     local model = build(arm.space, ctx.seed)
     local saved = ("models/%s-seed%d.h5"):format(arm.space, ctx.seed)
     if not pcall(model.load, model, saved) then
-      local fit = model:fit(data, {steps = p.steps, batch_size = p.batch, lr = p.lr, bf16 = p.bf16,
+      local fit = model:fit(data, {steps = p.steps, batch_size = arm.space == "pixel" and p.batch or p.latent_batch,
+                                   lr = p.lr, bf16 = p.bf16,
                                    warmup = 100, ema_decay = 0.995, seed = ctx.seed,
                                    checkpoint = ("models/%s-seed%d-checkpoint.h5"):format(arm.space, ctx.seed),
                                    checkpoint_every = 100,
