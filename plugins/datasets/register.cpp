@@ -5,6 +5,7 @@
 #include "hdf5_dataset.hpp"
 #include "manifest_dataset.hpp"
 #include "synthetic_brain_dataset.hpp"
+#include "synthetic_chest_dataset.hpp"
 
 namespace {
 
@@ -57,6 +58,27 @@ void register_components(whatif::Registry& registry) {
         b.seed = static_cast<std::uint64_t>(o.get_int("seed"));
         b.templates = o.get_string("templates");
         return std::make_shared<whatif_datasets::SyntheticBrainDataset>(b, o.get_int("subjects"),
+                                                                        o.get_string("text"));
+      });
+  registry.add<whatif::Dataset>(
+      "dataset", "synthetic-chest",
+      "longitudinal chest CT (HU) or radiographs with exact findings, reports and interpretations",
+      {{"modality", OptionType::String, std::string("ct"), "ct (HU volumes [1, S, S, S]) or cxr (radiographs [1, 2S, 2S])"},
+       {"subjects", OptionType::Int, std::int64_t{16}, "subjects (a baseline and `followups` scans each)"},
+       {"size", OptionType::Int, std::int64_t{64}, "CT grid size³, 32 to 128"},
+       {"followups", OptionType::Int, std::int64_t{2}, "follow-up scans per subject, 1 to 4"},
+       {"fov", OptionType::Double, 360.0, "field of view in mm, 340 to 480 (spacing = fov / size)"},
+       {"seed", OptionType::Int, std::int64_t{0}, "random seed"},
+       {"text", OptionType::String, std::string("text"),
+        "report (text), or prompt: the interpretation against the baseline (a baseline's impression)"}},
+      [](const whatif::Options& o) {
+        whatif::data::ChestOptions c;
+        c.modality = o.get_string("modality");
+        c.size = o.get_int("size");
+        c.followups = static_cast<int>(o.get_int("followups"));
+        c.fov_mm = o.get_double("fov");
+        c.seed = static_cast<std::uint64_t>(o.get_int("seed"));
+        return std::make_shared<whatif_datasets::SyntheticChestDataset>(c, o.get_int("subjects"),
                                                                         o.get_string("text"));
       });
 }

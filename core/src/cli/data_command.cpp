@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <iomanip>
 #include <iostream>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "whatif/data/preprocess.hpp"
 #include "whatif/data/store.hpp"
 #include "whatif/data/synthetic_brain.hpp"
+#include "whatif/data/synthetic_chest.hpp"
 #include "whatif/registry/error.hpp"
 #include "whatif/registry/suggest.hpp"
 
@@ -33,6 +35,8 @@ const char* kDataUsage =
     "actions:\n"
     "  synth brain --task ms|ad --subjects N --size S [--dims 2|3] [--seed K] [--out F.h5]\n"
     "                      the ground-truth counterfactual brain benchmark\n"
+    "  synth chest --subjects N --size S [--modality ct|cxr] [--followups F] [--seed K] [--out F.h5]\n"
+    "                      the longitudinal chest benchmark: CT in HU or radiographs, reports\n"
     "  import MANIFEST --size S [--spacing MM] --out F.h5\n"
     "                      NIfTI/NRRD/MHA/DICOM/PNG files listed in a CSV or JSONL manifest\n"
     "  info F.h5           what a store holds\n"
@@ -50,7 +54,70 @@ void refuse_existing_folder(const std::string& out) {
   if (fs::is_directory(out)) throw Error(out + ": is a folder; --out takes a file name");
 }
 
+int synth_chest(const std::vector<std::string>& args) {
+  po::options_description options("synth chest options");
+  options.add_options()("kind", po::value<std::string>()->required(), "chest")(
+      "subjects", po::value<std::int64_t>()->default_value(16), "number of subjects (a baseline and follow-ups each)")(
+      "size", po::value<std::int64_t>()->default_value(64), "CT grid size³, 32 to 128 (radiographs: (2 size)²)")(
+      "modality", po::value<std::string>()->default_value("ct"), "ct (HU volumes) or cxr (PA radiographs)")(
+      "followups", po::value<int>()->default_value(2), "follow-up scans per subject, 1 to 4")(
+      "fov", po::value<double>()->default_value(360.0), "field of view in mm, 340 to 480")(
+      "seed", po::value<std::uint64_t>()->default_value(0), "random seed")(
+      "out", po::value<std::string>(), "output store (default chest-MODALITY-SIZE.h5)");
+  po::positional_options_description positional;
+  positional.add("kind", 1);
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif data synth chest --subjects N --size S [--modality ct|cxr] [--followups F] "
+                   "[--seed K] [--out F.h5]",
+             options, positional, vm))
+    return 0;
+  data::ChestOptions chest;
+  chest.size = vm["size"].as<std::int64_t>();
+  chest.modality = vm["modality"].as<std::string>();
+  chest.followups = vm["followups"].as<int>();
+  chest.fov_mm = vm["fov"].as<double>();
+  chest.seed = vm["seed"].as<std::uint64_t>();
+  const std::int64_t subjects = vm["subjects"].as<std::int64_t>();
+  if (subjects < 1) throw Error("synthetic-chest: --subjects " + std::to_string(subjects) + ": expected at least 1");
+  const data::SyntheticChest generator(chest);
+  const std::string out = vm.count("out") ? vm["out"].as<std::string>()
+                                          : "chest-" + chest.modality + "-" + std::to_string(chest.size) + ".h5";
+  refuse_existing_folder(out);
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<std::int64_t> shape =
+      chest.modality == "ct" ? std::vector<std::int64_t>{1, chest.size, chest.size, chest.size}
+                             : std::vector<std::int64_t>{1, 2 * chest.size, 2 * chest.size};
+  data::StoreWriter writer(out, shape, true, true);
+  writer.set_root_attribute("source", "synthetic-chest");
+  writer.set_root_attribute("modality", chest.modality);
+  writer.set_root_attribute("timepoints", std::to_string(generator.timepoints()));
+  writer.set_root_attribute("labels", "1 nodule, 2 pleural effusion, 3 consolidation, 4 emphysema, 5 cardiomegaly");
+  writer.set_root_attribute("units", chest.modality == "ct" ? "HU" : "-ln(I/I0)");
+  writer.set_root_attribute("options", nlohmann::json{{"size", chest.size}, {"modality", chest.modality},
+                                                      {"followups", chest.followups}, {"fov", chest.fov_mm},
+                                                      {"seed", chest.seed}, {"subjects", subjects}}
+                                           .dump());
+  // The next subject is generated while the current one is compressed and written.
+  std::future<std::vector<data::ChestScan>> next =
+      std::async(std::launch::async, [&generator] { return generator.subject(0); });
+  Progress progress(subjects, "synth chest " + chest.modality);
+  for (std::int64_t s = 0; s < subjects; ++s) {
+    const std::vector<data::ChestScan> scans = next.get();
+    if (s + 1 < subjects) next = std::async(std::launch::async, [&generator, s] { return generator.subject(s + 1); });
+    for (const auto& scan : scans) writer.append(scan.example, scan.prompt);
+    progress.tick();
+  }
+  progress.finish();
+  for (const auto& [a, b] : data::SyntheticChest::pairs(subjects, generator.timepoints())) writer.add_pair(a, b);
+  writer.commit();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "wrote " << out << ": " << writer.size() << " examples (" << subjects << " subjects × "
+            << generator.timepoints() << " time points) in " << std::fixed << std::setprecision(1) << seconds << " s\n";
+  return 0;
+}
+
 int synth(const std::vector<std::string>& args) {
+  if (!args.empty() && args.front() == "chest") return synth_chest(args);
   po::options_description options("synth options");
   options.add_options()("kind", po::value<std::string>()->required(), "brain")(
       "task", po::value<std::string>()->default_value("ms"), "ms (lesion load) or ad (cognition)")(
@@ -70,8 +137,8 @@ int synth(const std::vector<std::string>& args) {
     return 0;
   const std::string kind = vm["kind"].as<std::string>();
   if (kind != "brain")
-    throw UsageError("data synth " + kind + ": unknown kind" + did_you_mean(kind, {"brain"}) +
-                         " (available: brain)");
+    throw UsageError("data synth " + kind + ": unknown kind" + did_you_mean(kind, {"brain", "chest"}) +
+                         " (available: brain, chest)");
   data::BrainOptions brain;
   brain.task = vm["task"].as<std::string>();
   brain.size = vm["size"].as<std::int64_t>();

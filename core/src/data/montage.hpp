@@ -1,6 +1,8 @@
 #pragma once
-// A PNG for eyeballing one example: axial, coronal and sagittal mid-slices side by side (one panel
-// in 2D), the mask drawn over them in colour (1 red, 2 blue, other labels yellow).
+// A PNG for eyeballing one example: axial, coronal and sagittal slices side by side (one panel in
+// 2D) with the mask's labels outlined in colour (1 red, 2 blue, 3 yellow, 4 green, 5 magenta). The
+// slices pass through the middle, or, when the mask is not empty, through the planes holding the
+// most mask voxels.
 #include <string>
 
 #include "whatif/dataset.hpp"

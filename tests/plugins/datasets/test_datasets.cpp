@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 
 #include <ATen/ATen.h>
@@ -7,6 +8,7 @@
 #include "core/data/temp_dir.hpp"
 #include "whatif/data/store.hpp"
 #include "whatif/data/synthetic_brain.hpp"
+#include "whatif/data/synthetic_chest.hpp"
 #include "whatif/data/volume.hpp"
 #include "whatif/dataset.hpp"
 #include "whatif/registry/registry.hpp"
@@ -77,4 +79,33 @@ CATCH_TEST_CASE("dataset/hdf5 reads a store back; dataset/nifti-manifest resolve
   std::ofstream(dir / "gone.jsonl") << "{\"image\": \"gone.nii.gz\", \"text\": \"x\"}\n";
   bad.set("manifest", dir / "gone.jsonl");
   CATCH_REQUIRE_THROWS_WITH(make("nifti-manifest", bad), Catch::Contains("gone.jsonl:1") && Catch::Contains("does not exist"));
+}
+
+CATCH_TEST_CASE("dataset/synthetic-chest serves the generator's scans, pairs and interpretations") {
+  whatif::Options o;
+  o.set("subjects", std::int64_t{2});
+  o.set("size", std::int64_t{32});
+  o.set("followups", std::int64_t{1});
+  const auto dataset = make("synthetic-chest", o);
+  CATCH_REQUIRE(dataset->size() == 4);
+  CATCH_REQUIRE(dataset->pairs() == std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 1}, {2, 3}});
+  whatif::data::ChestOptions c;
+  c.size = 32;
+  c.followups = 1;
+  const auto scan = whatif::data::SyntheticChest(c).scan(1, 1);
+  const auto e = dataset->get(3);
+  CATCH_REQUIRE(at::equal(e.image, scan.example.image));
+  CATCH_REQUIRE(e.text == scan.example.text);
+  CATCH_REQUIRE(e.subject == "sub-00001");
+  const auto names = dataset->attribute_names();
+  CATCH_REQUIRE(std::count(names.begin(), names.end(), "effusion_right_ml") == 1);
+  CATCH_REQUIRE(std::count(names.begin(), names.end(), "ctr") == 1);
+  o.set("text", std::string("prompt"));
+  o.set("modality", std::string("cxr"));
+  const auto radiographs = make("synthetic-chest", o);
+  const auto r = radiographs->get(3);
+  CATCH_REQUIRE(r.image.sizes() == at::IntArrayRef({1, 64, 64}));
+  CATCH_REQUIRE(r.text == scan.prompt);
+  o.set("size", std::int64_t{200});
+  CATCH_REQUIRE_THROWS_WITH(make("synthetic-chest", o), Catch::Contains("size 200"));
 }

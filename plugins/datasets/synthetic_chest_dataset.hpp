@@ -1,0 +1,22 @@
+#pragma once
+// The synthetic chest benchmark, generated on access (example = subject * timepoints + time).
+#include <whatif/data/synthetic_chest.hpp>
+#include <whatif/dataset.hpp>
+
+namespace whatif_datasets {
+
+class SyntheticChestDataset : public whatif::Dataset {
+ public:
+  SyntheticChestDataset(whatif::data::ChestOptions options, std::int64_t subjects, std::string text_field);
+  std::int64_t size() const override;
+  whatif::Example get(std::int64_t index) const override;
+  std::vector<std::string> attribute_names() const override;
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs() const override;
+
+ private:
+  whatif::data::SyntheticChest chest_;
+  std::int64_t subjects_;
+  std::string text_field_;
+};
+
+}  // namespace whatif_datasets
