@@ -10,7 +10,11 @@ Value to_value(lua_State* L, int index, const std::string& what) {
   index = lua_absindex(L, index);
   switch (lua_type(L, index)) {
     case LUA_TBOOLEAN: return lua_toboolean(L, index) != 0;
-    case LUA_TSTRING: return std::string(lua_tostring(L, index));
+    case LUA_TSTRING: {
+      std::size_t length = 0;  // Lua strings may hold zero bytes
+      const char* text = lua_tolstring(L, index, &length);
+      return std::string(text, length);
+    }
     case LUA_TNUMBER:
       if (lua_isinteger(L, index)) return static_cast<std::int64_t>(lua_tointeger(L, index));
       return static_cast<double>(lua_tonumber(L, index));
@@ -30,11 +34,14 @@ Value to_value(lua_State* L, int index, const std::string& what) {
           if (is_int) ints.push_back(lua_tointeger(L, -1));
         } else if (lua_type(L, -1) == LUA_TSTRING) {
           any_string = true;
-          strings.emplace_back(lua_tostring(L, -1));
+          std::size_t length = 0;
+          const char* text = lua_tolstring(L, -1, &length);
+          strings.emplace_back(text, length);
         } else {
+          const std::string type = luaL_typename(L, -1);
           lua_pop(L, 1);
           throw Error(what + ": lists hold numbers or strings, element " + std::to_string(i) +
-                      " is a " + luaL_typename(L, -1));
+                      " is a " + type);
         }
         lua_pop(L, 1);
       }

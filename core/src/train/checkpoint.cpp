@@ -29,7 +29,8 @@ HdfType hdf_type(at::ScalarType t) {
   }
 }
 
-at::ScalarType scalar_of(const H5::DataType& type) {
+// `where` names the file and dataset for the error.
+at::ScalarType scalar_of(const H5::DataType& type, const std::string& where) {
   const H5T_class_t cls = type.getClass();
   const size_t size = type.getSize();
   if (cls == H5T_FLOAT) return size == 8 ? at::kDouble : at::kFloat;
@@ -38,7 +39,8 @@ at::ScalarType scalar_of(const H5::DataType& type) {
     if (size == 4) return at::kInt;
     if (size == 1) return at::kByte;
   }
-  throw Error("unsupported HDF5 element type in checkpoint");
+  throw Error(where + ": unsupported element type (checkpoints hold float, integer or uint8 "
+                      "tensors); is this a whatif checkpoint?");
 }
 
 void write_tensor(H5::Group& group, const std::string& name, const at::Tensor& tensor) {
@@ -123,14 +125,15 @@ Checkpoint read_checkpoint(const std::string& path) {
         const H5::DataSpace space = set.getSpace();
         std::vector<hsize_t> dims(space.getSimpleExtentNdims());
         space.getSimpleExtentDims(dims.data());
-        const at::ScalarType scalar = scalar_of(set.getDataType());
+        const at::ScalarType scalar = scalar_of(set.getDataType(), path + ": dataset '" + full + "'");
         at::Tensor t = at::empty(std::vector<std::int64_t>(dims.begin(), dims.end()), scalar);
         if (t.numel() > 0) set.read(t.data_ptr(), hdf_type(scalar).type);
         if (group_path.empty() && name == "losses") {
           const at::Tensor d = t.to(at::kDouble);
           checkpoint.losses.assign(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
         } else {
-          checkpoint.groups[group_path.substr(1)].emplace_back(name, t);
+          // Root-level tensors other than the losses form the unnamed group "".
+          checkpoint.groups[group_path.empty() ? "" : group_path.substr(1)].emplace_back(name, t);
         }
       }
     };
@@ -139,7 +142,12 @@ Checkpoint read_checkpoint(const std::string& path) {
     for (int i = 0; i < root.getNumAttrs(); ++i) {
       H5::Attribute attribute = root.openAttribute(static_cast<unsigned>(i));
       const std::string name = attribute.getName();
-      if (attribute.getTypeClass() == H5T_STRING) {
+      // Reading a list into one value would overrun it: only scalar strings and integers are ours.
+      const H5T_class_t cls = attribute.getTypeClass();
+      if (attribute.getSpace().getSimpleExtentNpoints() != 1 || (cls != H5T_STRING && cls != H5T_INTEGER))
+        throw Error(path + ": attribute '" + name +
+                    "' is not a single string or integer; is this a whatif checkpoint?");
+      if (cls == H5T_STRING) {
         std::string value;
         attribute.read(attribute.getStrType(), value);
         checkpoint.strings[name] = value;
