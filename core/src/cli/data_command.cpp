@@ -15,6 +15,7 @@
 #include "cli/parse.hpp"
 #include "data/montage.hpp"
 #include "util/progress.hpp"
+#include "whatif/data/chest_measures.hpp"
 #include "whatif/data/manifest.hpp"
 #include "whatif/data/preprocess.hpp"
 #include "whatif/data/store.hpp"
@@ -42,6 +43,7 @@ const char* kDataUsage =
     "  info F.h5           what a store holds\n"
     "  show F.h5 --index I --png out.png      mid-slices with the mask overlaid\n"
     "  export F.h5 --index I --nifti out.nii.gz   one example with its geometry\n"
+    "  measure F.h5        chest effect measures against the truth of a synthetic-chest CT store\n"
     "\n"
     "Each action takes --help. Stores are described in docs/data.md.\n";
 
@@ -327,11 +329,35 @@ int export_nifti(const std::vector<std::string>& args) {
   return 0;
 }
 
+int measure(const std::vector<std::string>& args) {
+  po::options_description options("measure options");
+  po::positional_options_description positional;
+  add_store(options, positional);
+  po::variables_map vm;
+  if (!parse(args, "usage: whatif data measure F.h5", options, positional, vm)) return 0;
+  const data::StoreReader store(vm["store"].as<std::string>());
+  const auto root = store.root_attributes();
+  if (root.count("source") == 0 || root.at("source") != "synthetic-chest" || store.dims() != 3)
+    throw Error(store.path() + ": not a synthetic-chest CT store (make one with whatif data synth chest --modality ct)");
+  const auto result = data::calibrate_chest_measures(store.pairs(), [&](std::int64_t i) { return store.example(i); });
+  std::cout << "pairs " << result.at("pairs") << " (scales fitted on even subjects, errors on odd subjects)\n";
+  std::cout << std::left << std::setw(20) << "measure" << std::setw(10) << "scale" << std::setw(12) << "error"
+            << std::setw(14) << "mean |truth|" << "correlation\n";
+  for (const char* name : {"effusion_ml", "consolidation_ml", "nodule_ml", "emphysema_percent"}) {
+    const std::string n = name;
+    std::cout << std::setw(20) << n << std::fixed << std::setprecision(3) << std::setw(10) << result.at(n + "_scale")
+              << std::setw(12) << result.at(n + "_error") << std::setw(14) << result.at(n + "_truth")
+              << result.at(n + "_correlation") << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int command_data(const std::vector<std::string>& args) {
   static const std::map<std::string, int (*)(const std::vector<std::string>&)> actions{
-      {"synth", synth}, {"import", import}, {"info", info}, {"show", show}, {"export", export_nifti}};
+      {"synth", synth},         {"import", import},         {"info", info},
+      {"show", show},           {"export", export_nifti},   {"measure", measure}};
   try {
     if (args.empty()) {
       std::cerr << kDataUsage;

@@ -137,8 +137,9 @@ ChestAnatomy make_chest_anatomy(std::mt19937_64& rng) {
 
   a.heart_axes = {55 * uniform(rng, 0.92, 1.08), 42 * uniform(rng, 0.92, 1.08), 48 * uniform(rng, 0.92, 1.08)};
   a.heart_angle = uniform(rng, 25, 45) * kPi / 180;
+  // On the left dome, its lowest fifth below the dome's top.
   a.heart_centre = {-a.cav_a * uniform(rng, 0.12, 0.22), 0.25 * a.cav_b,
-                    a.base[1] + 0.6 * a.dome[1] + uniform(rng, 30, 40)};
+                    a.base[1] + a.dome[1] + 0.8 * a.heart_axes[2]};
   a.ctr = uniform(rng, 0.40, 0.48);
 
   a.vertebra_r = uniform(rng, 16, 21);
@@ -250,13 +251,17 @@ double ChestAnatomy::heart_scale(double target_ctr) const {
 
 namespace {
 
-// Normalised ellipsoid radius of p in the heart's frame (< 1 inside) and the depth scale (mm).
+// Normalised ellipsoid radius of p in the heart's frame (< 1 inside). The heart grows in the
+// axial plane by `scale` and vertically by half as much, resting on the diaphragm (its lowest
+// point stays where it is at scale 1).
 double heart_rho(const ChestAnatomy& a, const Point& p, double scale) {
-  const double dx = p[0] - a.heart_centre[0], dy = p[1] - a.heart_centre[1], dz = p[2] - a.heart_centre[2];
+  const double vertical = a.heart_axes[2] * (1 + 0.5 * (scale - 1));
+  const double dx = p[0] - a.heart_centre[0], dy = p[1] - a.heart_centre[1];
+  const double dz = p[2] - (a.heart_centre[2] + vertical - a.heart_axes[2]);
   const double c = std::cos(a.heart_angle), s = std::sin(a.heart_angle);
   const double u = -c * dx + s * dy, v = s * dx + c * dy;  // long axis toward the left, anterior
   const double q = std::pow(u / (scale * a.heart_axes[0]), 2) + std::pow(v / (scale * a.heart_axes[1]), 2) +
-                   std::pow(dz / (scale * a.heart_axes[2]), 2);
+                   std::pow(dz / vertical, 2);
   return std::sqrt(q);
 }
 
@@ -317,7 +322,7 @@ PointInfo ChestAnatomy::classify(const Point& p, double scale, double h) const {
   if (std::abs(x) < 40 && y < spine_y - 0.5 * vertebra_r) return set(ChestTissue::muscle);  // paraspinal
   const double rho = heart_rho(*this, p, scale);
   if (rho <= 1) {
-    const double depth = (1 - rho) * scale * std::min({heart_axes[0], heart_axes[1], heart_axes[2]});
+    const double depth = (1 - rho) * std::min({scale * heart_axes[0], scale * heart_axes[1], heart_axes[2]});
     return set(depth < 4 ? ChestTissue::fat : depth < 14 ? ChestTissue::myocardium : ChestTissue::blood);
   }
   const int side = x >= 0 ? 0 : 1;
