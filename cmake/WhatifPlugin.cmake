@@ -15,8 +15,9 @@ function(whatif_add_plugin name)
   if(WHATIF_PLUGIN_OUTPUT_DIR)
     set(out "${WHATIF_PLUGIN_OUTPUT_DIR}")
   endif()
+  # Installed plugins live in <prefix>/lib/whatif/plugins and find whatif's libraries two folders up.
   set_target_properties(${target} PROPERTIES PREFIX "lib" LIBRARY_OUTPUT_DIRECTORY "${out}"
-                                             CXX_VISIBILITY_PRESET hidden)
+                                             CXX_VISIBILITY_PRESET hidden INSTALL_RPATH "$ORIGIN;$ORIGIN/../..")
   if(TARGET whatif_pch)
     target_precompile_headers(${target} REUSE_FROM whatif_pch)
   endif()

@@ -174,7 +174,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& noi
                           " is not divisible by 2^(levels-1) = " + std::to_string(factor));
   check_condition(cond);
   // λ spans about ±20: periods up to 100 resolve it without wasting frequencies.
-  auto emb = time2(torch::silu(time1(sinusoidal_embedding(noise_level, c.channels.front(), 100.0))));
+  auto emb = time2(torch::silu(time1(whatif::nn::sinusoidal_embedding(noise_level, c.channels.front(), 100.0))));
   if (vector_proj && cond.vector.defined()) emb = emb + vector_proj(cond.vector.to(emb.scalar_type()));
 
   auto h = x;

@@ -9,9 +9,19 @@
 #include <whatif/denoiser.hpp>
 #include <whatif/registry/options.hpp>
 
-#include "layers.hpp"
+#include <whatif/nn/layers.hpp>
 
 namespace whatif_denoisers {
+
+using whatif::nn::Conv;
+using whatif::nn::ConvImpl;
+using whatif::nn::GroupNorm32;
+using whatif::nn::ResBlock;
+using whatif::nn::ResBlockImpl;
+using whatif::nn::SpatialAttention;
+using whatif::nn::SpatialAttentionImpl;
+using whatif::nn::TransformerBlock;
+using whatif::nn::TransformerBlockImpl;
 
 struct UNetConfig {
   int spatial_dims = 3;

@@ -4,7 +4,7 @@
 
 #include <whatif/registry/error.hpp>
 
-#include "ssim.hpp"
+#include <whatif/nn/ssim.hpp>
 
 namespace whatif_encoders {
 namespace {
@@ -28,7 +28,7 @@ torch::Tensor run_bottleneck(torch::nn::ModuleList& blocks, torch::Tensor h) {
     if (auto* res = block->as<VaeResBlockImpl>())
       h = res->forward(h);
     else
-      h = block->as<VaeAttentionImpl>()->forward(h);
+      h = block->as<whatif::nn::SpatialAttentionImpl>()->forward(h);
   }
   return h;
 }
@@ -122,39 +122,39 @@ KLVAENetImpl::KLVAENetImpl(const KLVAEConfig& c) : config(c) {
   const auto levels = static_cast<std::int64_t>(c.channels.size());
   auto bottleneck = [&](torch::nn::ModuleList& list, std::int64_t ch) {
     list->push_back(VaeResBlock(d, ch, ch, c.groups));
-    if (c.attention) list->push_back(VaeAttention(ch, c.groups));
+    if (c.attention) list->push_back(vae_attention(ch, c.groups));
     list->push_back(VaeResBlock(d, ch, ch, c.groups));
   };
 
-  enc_in = register_module("enc_in", VaeConv(d, c.in_channels, c.channels.front(), 3, 1, 1));
+  enc_in = register_module("enc_in", vae_conv(d, c.in_channels, c.channels.front(), 3, 1, 1));
   std::int64_t ch = c.channels.front();
   for (std::int64_t level = 0; level < levels; ++level) {
     for (std::int64_t i = 0; i < c.res_blocks; ++i) {
       enc_blocks->push_back(VaeResBlock(d, ch, c.channels[level], c.groups));
       ch = c.channels[level];
     }
-    if (level + 1 < levels) enc_down->push_back(VaeConv(d, ch, ch, 3, 2, 1));
+    if (level + 1 < levels) enc_down->push_back(vae_conv(d, ch, ch, 3, 2, 1));
   }
   bottleneck(enc_mid, ch);
-  enc_norm = register_module("enc_norm", VaeNorm(c.groups, ch));
-  enc_out = register_module("enc_out", VaeConv(d, ch, 2 * c.latent_channels, 3, 1, 1));
+  enc_norm = register_module("enc_norm", vae_norm(c.groups, ch));
+  enc_out = register_module("enc_out", vae_conv(d, ch, 2 * c.latent_channels, 3, 1, 1));
   {
     torch::NoGradGuard no_grad;
     enc_out->weight.narrow(0, c.latent_channels, c.latent_channels).zero_();
     enc_out->bias.narrow(0, c.latent_channels, c.latent_channels).fill_(c.logvar_init);
   }
 
-  dec_in = register_module("dec_in", VaeConv(d, c.latent_channels, ch, 3, 1, 1));
+  dec_in = register_module("dec_in", vae_conv(d, c.latent_channels, ch, 3, 1, 1));
   bottleneck(dec_mid, ch);
   for (std::int64_t level = levels - 1; level >= 0; --level) {
     for (std::int64_t i = 0; i <= c.res_blocks; ++i) {
       dec_blocks->push_back(VaeResBlock(d, ch, c.channels[level], c.groups));
       ch = c.channels[level];
     }
-    if (level > 0) dec_up->push_back(VaeConv(d, ch, ch, 3, 1, 1));
+    if (level > 0) dec_up->push_back(vae_conv(d, ch, ch, 3, 1, 1));
   }
-  dec_norm = register_module("dec_norm", VaeNorm(c.groups, ch));
-  dec_out = register_module("dec_out", VaeConv(d, ch, c.in_channels, 3, 1, 1));
+  dec_norm = register_module("dec_norm", vae_norm(c.groups, ch));
+  dec_out = register_module("dec_out", vae_conv(d, ch, c.in_channels, 3, 1, 1));
 
   register_module("enc_blocks", enc_blocks);
   register_module("enc_down", enc_down);
@@ -173,7 +173,7 @@ DiagonalGaussian KLVAENetImpl::encode(const torch::Tensor& x) {
   std::size_t block = 0;
   for (std::int64_t level = 0; level < levels; ++level) {
     for (std::int64_t i = 0; i < config.res_blocks; ++i) h = enc_blocks[block++]->as<VaeResBlockImpl>()->forward(h);
-    if (level + 1 < levels) h = enc_down[level]->as<VaeConvImpl>()->forward(h);
+    if (level + 1 < levels) h = enc_down[level]->as<whatif::nn::ConvImpl>()->forward(h);
   }
   h = enc_out(torch::silu(enc_norm(run_bottleneck(enc_mid, h))));
   const auto parts = h.chunk(2, 1);
@@ -192,7 +192,7 @@ torch::Tensor KLVAENetImpl::decode(const torch::Tensor& z) {
           h, torch::nn::functional::InterpolateFuncOptions()
                  .scale_factor(std::vector<double>(config.spatial_dims, 2.0))
                  .mode(torch::kNearest));
-      h = dec_up[up++]->as<VaeConvImpl>()->forward(h);
+      h = dec_up[up++]->as<whatif::nn::ConvImpl>()->forward(h);
     }
   }
   return dec_out(torch::silu(dec_norm(h)));
@@ -279,10 +279,14 @@ at::Tensor KLVAEEncoder::loss(const at::Tensor& x, std::map<std::string, double>
     torch::NoGradGuard no_grad;
     const double mse = squared.item<double>();
     logs["psnr"] = 10.0 * std::log10(c.data_range * c.data_range / std::max(mse, 1e-20));
-    logs["ssim"] = ssim(recon, target, c.data_range).mean().item<double>();
+    logs["ssim"] = whatif::nn::ssim(recon.to(torch::kFloat), target.to(torch::kFloat), c.data_range).mean().item<double>();
   }
   if (c.ms_ssim_weight > 0) {
-    const auto ms = ms_ssim(recon, target, c.data_range).mean();
+    // Scales while the coarsest still holds a whole window; the floor keeps the gradient finite.
+    const auto side = whatif::nn::smallest_side(recon);
+    const auto ms = whatif::nn::ms_ssim(recon.to(torch::kFloat), target.to(torch::kFloat), c.data_range,
+                                        whatif::nn::ms_ssim_scales(side, whatif::nn::ssim_window(side)), 1e-6)
+                        .mean();
     total = total + c.ms_ssim_weight * (1 - ms);
     logs["ms_ssim"] = ms.item<double>();
   }

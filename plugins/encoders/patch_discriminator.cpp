@@ -4,10 +4,10 @@ namespace whatif_encoders {
 
 PatchDiscriminatorImpl::PatchDiscriminatorImpl(int dims, std::int64_t in_channels, std::int64_t width,
                                                std::int64_t groups) {
-  conv1 = register_module("conv1", VaeConv(dims, in_channels, width, 4, 2, 1));
-  conv2 = register_module("conv2", VaeConv(dims, width, 2 * width, 4, 2, 1));
-  norm2 = register_module("norm2", VaeNorm(groups, 2 * width));
-  conv3 = register_module("conv3", VaeConv(dims, 2 * width, 1, 3, 1, 1));
+  conv1 = register_module("conv1", vae_conv(dims, in_channels, width, 4, 2, 1));
+  conv2 = register_module("conv2", vae_conv(dims, width, 2 * width, 4, 2, 1));
+  norm2 = register_module("norm2", vae_norm(groups, 2 * width));
+  conv3 = register_module("conv3", vae_conv(dims, 2 * width, 1, 3, 1, 1));
 }
 
 torch::Tensor PatchDiscriminatorImpl::forward(const torch::Tensor& x, bool frozen) {

@@ -11,8 +11,8 @@ struct PatchDiscriminatorImpl : torch::nn::Module {
   // Logits [B, 1, *S/4]. `frozen` scores with detached weights, so that the generator's term of the
   // hinge loss trains the autoencoder and leaves the discriminator alone.
   torch::Tensor forward(const torch::Tensor& x, bool frozen = false);
-  VaeConv conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  VaeNorm norm2{nullptr};
+  whatif::nn::Conv conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  whatif::nn::GroupNorm32 norm2{nullptr};
 };
 TORCH_MODULE(PatchDiscriminator);
 

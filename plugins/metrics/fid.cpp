@@ -4,7 +4,7 @@
 
 #include <whatif/registry/error.hpp>
 
-#include "similarity.hpp"
+#include <whatif/nn/ssim.hpp>
 
 namespace whatif_metrics {
 
@@ -49,9 +49,9 @@ at::Tensor pyramid_features(const at::Tensor& x) {
                         std::to_string(x.dim()) + " dimensions");
   at::Tensor level = x.to(at::kDouble);
   std::vector<at::Tensor> parts{cell_means(level, kIntensityCells)};
-  for (int l = 0; l < kPyramidLevels && smallest_side(level) >= kSmallestLevel; ++l) {
+  for (int l = 0; l < kPyramidLevels && whatif::nn::smallest_side(level) >= kSmallestLevel; ++l) {
     level = crop_even(level);
-    const at::Tensor coarse = pool_by_two(level);
+    const at::Tensor coarse = whatif::nn::pool_by_two(level);
     at::Tensor expanded = coarse;
     for (int64_t axis = 2; axis < level.dim(); ++axis)
       expanded = expanded.repeat_interleave(2, axis);

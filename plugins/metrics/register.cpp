@@ -1,4 +1,5 @@
 // The plugin's one registration function and its ABI entry.
+#include <whatif/registry/fields.hpp>
 #include <whatif/registry/plugin.hpp>
 #include <whatif/registry/registry.hpp>
 
@@ -14,20 +15,21 @@ using whatif::OptionType;
 const whatif::OptionSpec kDataRange{"data_range", OptionType::Double, 2.0,
                                     "intensity range R = max − min (2 for data in [-1, 1])"};
 
-const std::vector<whatif::OptionSpec> kClassifierOptions{
-    {"attribute", OptionType::String, std::string("level"), "the attribute the classifier learns to tell apart"},
-    {"steps", OptionType::Int, std::int64_t{300}, "classifier training steps"},
-    {"batch", OptionType::Int, std::int64_t{16}, "classifier batch size"},
-    {"width", OptionType::Int, std::int64_t{16}, "channels of the classifier's first convolution"},
-    {"lr", OptionType::Double, 2e-3, "classifier learning rate (AdamW)"}};
+// The classifier behind fid and text-alignment; defaults are ClassifierOptions'.
+const whatif::Fields<whatif_metrics::ClassifierOptions>& classifier_fields() {
+  using C = whatif_metrics::ClassifierOptions;
+  static const whatif::Fields<C> fields = whatif::Fields<C>()
+      .add("attribute", &C::attribute, "the attribute the classifier learns to tell apart")
+      .add("steps", &C::steps, "classifier training steps")
+      .add("batch", &C::batch, "classifier batch size")
+      .add("width", &C::width, "channels of the classifier's first convolution")
+      .add("lr", &C::lr, "classifier learning rate (AdamW)");
+  return fields;
+}
 
 whatif_metrics::ClassifierOptions classifier_options(const whatif::Options& o) {
   whatif_metrics::ClassifierOptions c;
-  c.attribute = o.get_string("attribute");
-  c.steps = o.get_int("steps");
-  c.batch = o.get_int("batch");
-  c.width = o.get_int("width");
-  c.lr = o.get_double("lr");
+  classifier_fields().read(o, c);
   return c;
 }
 
@@ -67,7 +69,8 @@ void register_components(whatif::Registry& registry) {
        "TorchScript feature extractor, forward(x [B,C,(D,)H,W]) -> [B,...]; empty: the attribute "
        "classifier's penultimate features after fit(dataset), fixed intensity-pyramid features "
        "before"}};
-  fid_options.insert(fid_options.end(), kClassifierOptions.begin(), kClassifierOptions.end());
+  const auto classifier_schema = classifier_fields().schema();
+  fid_options.insert(fid_options.end(), classifier_schema.begin(), classifier_schema.end());
   registry.add<whatif::Metric>(
       "metric", "fid",
       "Fréchet distance (Heusel et al. 2017) between Gaussian fits of reference and generated "
@@ -80,7 +83,7 @@ void register_components(whatif::Registry& registry) {
       "fraction of generated volumes an attribute classifier, trained on the real training split "
       "by fit(dataset), assigns to the requested class; its held-out accuracy on real volumes "
       "beside it",
-      kClassifierOptions, [](const whatif::Options& o) {
+      classifier_fields().schema(), [](const whatif::Options& o) {
         return std::make_shared<whatif_metrics::TextAlignmentMetric>(classifier_options(o));
       });
   registry.add<whatif::Metric>(

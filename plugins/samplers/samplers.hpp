@@ -13,6 +13,7 @@ class DdimSampler : public whatif::Sampler {
   at::Tensor sample(const whatif::DenoiseFn& denoise, const whatif::Schedule& schedule,
                     at::Tensor x, const whatif::SampleOptions& options) const override;
   bool invertible() const override { return eta_ == 0; }
+  bool stochastic() const override { return eta_ > 0; }
   at::Tensor invert(const whatif::DenoiseFn& denoise, const whatif::Schedule& schedule,
                     at::Tensor x, const whatif::SampleOptions& options) const override;
 
@@ -34,6 +35,7 @@ class KarrasSampler : public whatif::Sampler {
   KarrasSampler(bool second_order, double churn);
   at::Tensor sample(const whatif::DenoiseFn& denoise, const whatif::Schedule& schedule,
                     at::Tensor x, const whatif::SampleOptions& options) const override;
+  bool stochastic() const override { return churn_ > 0; }
 
  private:
   bool second_order_;

@@ -1,4 +1,5 @@
 // The text plugin: sentencepiece-tokenized text encoders.
+#include <whatif/registry/fields.hpp>
 #include <whatif/registry/plugin.hpp>
 #include <whatif/registry/registry.hpp>
 
@@ -8,6 +9,19 @@
 namespace {
 
 using whatif::OptionType;
+
+// Options of the torchscript encoder; defaults are TorchScriptTextOptions'.
+const whatif::Fields<whatif_text::TorchScriptTextOptions>& torchscript_fields() {
+  using T = whatif_text::TorchScriptTextOptions;
+  static const whatif::Fields<T> fields = whatif::Fields<T>()
+      .add("path", &T::path, "the exported TorchScript module (.pt)")
+      .add("tokenizer", &T::tokenizer, "the sentencepiece .model file the module was trained with")
+      .add("max_length", &T::max_length, "tokens per text including BOS/EOS; longer texts are truncated")
+      .add("add_bos", &T::add_bos, "prepend the tokenizer's BOS id")
+      .add("add_eos", &T::add_eos, "append the tokenizer's EOS id")
+      .add("frozen", &T::frozen, "keep the pretrained weights out of the optimizer");
+  return fields;
+}
 
 void register_components(whatif::Registry& registry) {
   registry.add<whatif::TextEncoder>(
@@ -36,22 +50,10 @@ void register_components(whatif::Registry& registry) {
       "text", "torchscript",
       "a user's exported TorchScript encoder: forward(ids [B,T] int64, mask [B,T] bool) -> "
       "(tokens [B,T,W], pooled [B,W])",
-      {{"path", OptionType::String, std::string(), "the exported TorchScript module (.pt)"},
-       {"tokenizer", OptionType::String, std::string(),
-        "the sentencepiece .model file the module was trained with"},
-       {"max_length", OptionType::Int, std::int64_t{64},
-        "tokens per text including BOS/EOS; longer texts are truncated"},
-       {"add_bos", OptionType::Bool, false, "prepend the tokenizer's BOS id"},
-       {"add_eos", OptionType::Bool, true, "append the tokenizer's EOS id"},
-       {"frozen", OptionType::Bool, true, "keep the pretrained weights out of the optimizer"}},
+      torchscript_fields().schema(),
       [](const whatif::Options& o) {
         whatif_text::TorchScriptTextOptions options;
-        options.path = o.get_string("path");
-        options.tokenizer = o.get_string("tokenizer");
-        options.max_length = o.get_int("max_length");
-        options.add_bos = o.get_bool("add_bos");
-        options.add_eos = o.get_bool("add_eos");
-        options.frozen = o.get_bool("frozen");
+        torchscript_fields().read(o, options);
         return std::make_shared<whatif_text::TorchScriptTextEncoder>(options);
       });
 }

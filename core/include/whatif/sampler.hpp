@@ -35,6 +35,10 @@ class Sampler : public Component {
   virtual at::Tensor sample(const DenoiseFn& denoise, const Schedule& schedule, at::Tensor x,
                             const SampleOptions& options) const = 0;
   virtual bool invertible() const { return false; }
+  // Draws fresh noise from options.generator while sampling (DDPM, DDIM with η > 0, churn). A
+  // fixed-noise pair from a stochastic sampler is sampled as two batches with the same generator
+  // seed, so both sides see the same noise; a deterministic one samples the pair as one batch.
+  virtual bool stochastic() const { return false; }
   // From data x at t_end back to t_start (deterministic samplers only); throws Error otherwise.
   virtual at::Tensor invert(const DenoiseFn& denoise, const Schedule& schedule, at::Tensor x,
                             const SampleOptions& options) const;

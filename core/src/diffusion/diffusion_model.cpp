@@ -68,7 +68,7 @@ at::Tensor DiffusionModel::attributes_tensor(const std::vector<std::map<std::str
   return out;
 }
 
-TrainResult DiffusionModel::fit(const Dataset& data, const FitOptions& options) {
+FitResult DiffusionModel::fit(const Dataset& data, const FitRequest& options) {
   if (data.size() == 0) throw Error("diffusion fit: the dataset is empty");
   // Representations are computed once, not every step (or read from the latent cache): latent
   // diffusion trains on cached latents.
@@ -116,36 +116,39 @@ TrainResult DiffusionModel::fit(const Dataset& data, const FitOptions& options) 
     }
     return process_.loss(x0, cond, generator);
   };
-  TrainResult result = trainer.fit(loss);
+  FitResult result;
+  result.train = trainer.fit(loss);
   trainer.use_ema(true);  // sample with the averaged weights
   return result;
 }
 
-Cond DiffusionModel::condition(const GenerateOptions& o, std::int64_t& batch) {
-  CondInput input;
-  if (!o.prompts.empty()) {
-    input.text = o.prompts;
-    batch = static_cast<std::int64_t>(o.prompts.size());
-  } else if (!o.attributes.empty()) {
-    input.attributes = attributes_tensor(o.attributes);
-    batch = static_cast<std::int64_t>(o.attributes.size());
-  } else {
-    batch = o.count;
-  }
+std::int64_t DiffusionModel::batch_of(const Condition& c) const {
+  if (!c.prompts.empty() && !c.attributes.empty()) throw Error("generate: give prompts or attributes, not both");
+  const std::int64_t batch = !c.prompts.empty()      ? static_cast<std::int64_t>(c.prompts.size())
+                             : !c.attributes.empty() ? static_cast<std::int64_t>(c.attributes.size())
+                                                     : c.count;
   if (batch <= 0) throw Error("generate: give prompts, attributes or a positive count");
+  return batch;
+}
+
+Cond DiffusionModel::condition(const Condition& c, std::int64_t batch) const {
   if (!parts_.conditioning) {
-    if (!o.prompts.empty() || !o.attributes.empty())
+    if (!c.prompts.empty() || !c.attributes.empty())
       throw Error("generate: this model has no conditioning; give only a count");
     return {};
   }
-  if (o.prompts.empty() && o.attributes.empty()) return parts_.conditioning->null(batch);
+  if (c.prompts.empty() && c.attributes.empty()) return parts_.conditioning->null(batch);
+  CondInput input;
+  if (!c.prompts.empty()) input.text = c.prompts;
+  else input.attributes = attributes_tensor(c.attributes);
   return parts_.conditioning->encode(input);
 }
 
-DenoiseFn DiffusionModel::guided(const GenerateOptions& o, std::int64_t& batch) {
-  const Cond cond = condition(o, batch);
+DenoiseFn DiffusionModel::guided(const Condition& c, double guidance) {
+  const std::int64_t batch = batch_of(c);
+  const Cond cond = condition(c, batch);
   if (!parts_.conditioning) return process_.guided(cond, cond, 1.0);
-  return process_.guided(cond, parts_.conditioning->null(batch), o.guidance);
+  return process_.guided(cond, parts_.conditioning->null(batch), guidance);
 }
 
 at::Tensor DiffusionModel::start_noise(std::int64_t batch, std::uint64_t seed, double t_start) const {
@@ -160,11 +163,19 @@ at::Tensor DiffusionModel::start_noise(std::int64_t batch, std::uint64_t seed, d
   return eps * sigma.item<double>();
 }
 
-at::Tensor DiffusionModel::decode(const at::Tensor& z, const GenerateOptions& o) {
-  if (o.decode_tile <= 0) return parts_.encoder->decode(z);
+at::Tensor DiffusionModel::encode(const at::Tensor& images) {
+  at::NoGradGuard no_grad;
+  eval_mode();
+  return parts_.encoder->encode(images);
+}
+
+at::Tensor DiffusionModel::decode(const at::Tensor& z, const Decoding& decoding) {
+  at::NoGradGuard no_grad;
+  eval_mode();
+  if (decoding.tile <= 0) return parts_.encoder->decode(z);
   Tiling tiling;
-  tiling.tile = o.decode_tile;
-  tiling.overlap = o.decode_overlap;
+  tiling.tile = decoding.tile;
+  tiling.overlap = decoding.overlap;
   return tiled_decode(*parts_.encoder, z, tiling);
 }
 
@@ -173,44 +184,45 @@ void DiffusionModel::eval_mode() {
   for (const auto& [prefix, part] : trainable_parts()) part->train(false);
 }
 
-at::Tensor DiffusionModel::generate(const GenerateOptions& o) {
+at::Tensor DiffusionModel::sample(const Condition& c, const Sampling& sampling, const at::Tensor& z) {
   at::NoGradGuard no_grad;
   eval_mode();
-  std::int64_t batch = 0;
-  const DenoiseFn denoise = guided(o, batch);
-  SampleOptions sample;
-  sample.steps = o.steps;
-  sample.t_start = o.t_start;
-  sample.generator = at::make_generator<at::CPUGeneratorImpl>(o.seed + 1);
-  const at::Tensor z = parts_.sampler->sample(denoise, *parts_.schedule, start_noise(batch, o.seed, o.t_start), sample);
-  return decode(z, o);
+  const DenoiseFn denoise = guided(c, sampling.guidance);
+  if (batch_of(c) != z.size(0)) throw Error("sample: one condition per starting latent");
+  SampleOptions options;
+  options.steps = sampling.steps;
+  options.t_start = sampling.t_start;
+  options.generator = at::make_generator<at::CPUGeneratorImpl>(sampling.seed + 1);
+  return parts_.sampler->sample(denoise, *parts_.schedule, z, options);
 }
 
-std::pair<at::Tensor, at::Tensor> DiffusionModel::counterfactual_fixed_noise(const GenerateOptions& a,
-                                                                             const GenerateOptions& b) {
-  if (a.seed != b.seed) throw Error("fixed-noise counterfactuals need the same seed for both conditions");
-  return {generate(a), generate(b)};
-}
-
-at::Tensor DiffusionModel::counterfactual_inversion(const at::Tensor& images, const GenerateOptions& factual,
-                                                    const GenerateOptions& counterfactual, double strength) {
+at::Tensor DiffusionModel::invert(const Condition& c, const Sampling& sampling, const at::Tensor& z0,
+                                  double strength) {
   if (!parts_.sampler->invertible())
     throw Error("inversion needs a deterministic, invertible sampler such as ddim with eta=0");
-  eval_mode();
   if (!(strength > 0 && strength <= 1)) throw Error("inversion strength must be in (0, 1]");
   at::NoGradGuard no_grad;
-  std::int64_t batch = 0;
-  const DenoiseFn forward = guided(factual, batch);
-  if (batch != images.size(0)) throw Error("inversion: one factual condition per image");
-  std::int64_t cf_batch = 0;
-  const DenoiseFn backward = guided(counterfactual, cf_batch);
-  if (cf_batch != batch) throw Error("inversion: one counterfactual condition per image");
-  SampleOptions sample;
-  sample.steps = factual.steps;
-  sample.t_start = strength;
-  const at::Tensor z0 = parts_.encoder->encode(images);
-  const at::Tensor zt = parts_.sampler->invert(forward, *parts_.schedule, z0, sample);
-  return decode(parts_.sampler->sample(backward, *parts_.schedule, zt, sample), counterfactual);
+  eval_mode();
+  const DenoiseFn denoise = guided(c, sampling.guidance);
+  if (batch_of(c) != z0.size(0)) throw Error("inversion: one factual condition per image");
+  SampleOptions options;
+  options.steps = sampling.steps;
+  options.t_start = strength;
+  return parts_.sampler->invert(denoise, *parts_.schedule, z0, options);
+}
+
+Generation DiffusionModel::generate(const GenerateRequest& request) {
+  at::NoGradGuard no_grad;
+  const std::int64_t batch = batch_of(request.condition);
+  const Sampling& s = request.sampling;
+  Generation out;
+  out.latents = sample(request.condition, s, start_noise(batch, s.seed, s.t_start));
+  out.volumes = decode(out.latents, request.decoding);
+  return out;
+}
+
+Pair DiffusionModel::counterfactual(const CounterfactualRequest& request) {
+  return diffusion_counterfactual(*this, request);
 }
 
 void DiffusionModel::save(const std::string& path) const {

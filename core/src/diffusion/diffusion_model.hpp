@@ -1,8 +1,8 @@
 #pragma once
 // DiffusionModel{encoder, denoiser, schedule, conditioning, sampler}: pixel-space diffusion is
 // encoder = identity (or haar), latent diffusion the same code with a learned encoder. Trains
-// through the common Trainer, generates with classifier-free guidance, and makes counterfactuals
-// by the fixed-noise and inversion protocols (DESIGN.md §6).
+// through the common Trainer, samples with classifier-free guidance; the counterfactual protocols
+// (DESIGN.md §6) are composed from its sampling steps in counterfactual.cpp.
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +14,7 @@
 #include "whatif/dataset.hpp"
 #include "whatif/denoiser.hpp"
 #include "whatif/encoder.hpp"
+#include "whatif/model.hpp"
 #include "whatif/sampler.hpp"
 #include "whatif/schedule.hpp"
 #include "whatif/text.hpp"
@@ -29,56 +30,41 @@ struct DiffusionParts {
   std::shared_ptr<TextEncoder> text;           // optional: for text conditioning
 };
 
-struct FitOptions {
-  TrainConfig train;
-  std::int64_t batch_size = 8;
-  std::string tokenizer_dir;  // where the text encoder writes its tokenizer files
-  std::string latent_cache;   // HDF5 cache of the encoded dataset (latent_cache.hpp); "" = memory
-  std::vector<std::string> attributes;  // the dataset attributes the conditioning sees, in order; {} = all
-};
-
-struct GenerateOptions {
-  std::vector<std::string> prompts;                     // one sample per prompt, or
-  std::vector<std::map<std::string, double>> attributes; // one sample per attribute set, or
-  std::int64_t count = 0;                                // unconditional samples
-  std::uint64_t seed = 0;
-  double guidance = 1.0;
-  std::int64_t steps = 50;
-  double t_start = 1.0;
-  std::int64_t decode_tile = 0;     // > 0: decode tile by tile (latent voxels per tile side)
-  std::int64_t decode_overlap = 4;  // overlap of neighbouring tiles, latent voxels
-};
-
-class DiffusionModel {
+class DiffusionModel : public Model {
  public:
   DiffusionModel(DiffusionParts parts, ProcessConfig config);
 
-  TrainResult fit(const Dataset& data, const FitOptions& options);
-  // Samples decoded to image space: [N, C, (D,) H, W].
-  at::Tensor generate(const GenerateOptions& options);
-  // Same z_T (from `options.seed`), two conditions: returns ([N,…] under A, [N,…] under B).
-  std::pair<at::Tensor, at::Tensor> counterfactual_fixed_noise(const GenerateOptions& a,
-                                                               const GenerateOptions& b);
-  // Invert real images to t = strength under the factual condition (deterministic sampler), then
-  // regenerate under the counterfactual one. Returns decoded images.
-  at::Tensor counterfactual_inversion(const at::Tensor& images, const GenerateOptions& factual,
-                                      const GenerateOptions& counterfactual, double strength);
+  FitResult fit(const Dataset& data, const FitRequest& request) override;
+  // Samples decoded to image space in `volumes`, the sampled latents in `latents`.
+  Generation generate(const GenerateRequest& request) override;
+  // fixed-noise or inversion (counterfactual.cpp).
+  Pair counterfactual(const CounterfactualRequest& request) override;
+  void save(const std::string& path) const override;
+  void load(const std::string& path) override;
+  std::string config_json() const override;
 
-  void save(const std::string& path) const;
-  void load(const std::string& path);
+  // The steps the protocols are made of; all run in eval mode without gradients.
+  // Examples a condition asks for (prompts, attribute rows or count); throws if none.
+  std::int64_t batch_of(const Condition& condition) const;
+  // z at t_start for `batch` examples: σ(t_start)·ε, ε from a generator seeded with `seed`.
+  at::Tensor start_noise(std::int64_t batch, std::uint64_t seed, double t_start) const;
+  // Guided sampling from z (at sampling.t_start) to latents at t = 0.
+  at::Tensor sample(const Condition& condition, const Sampling& sampling, const at::Tensor& z);
+  // Deterministic inversion of latents z0 to t = strength under `condition`.
+  at::Tensor invert(const Condition& condition, const Sampling& sampling, const at::Tensor& z0,
+                    double strength);
+  at::Tensor encode(const at::Tensor& images);
+  at::Tensor decode(const at::Tensor& z, const Decoding& decoding);
+  const Sampler& sampler() const { return *parts_.sampler; }
 
-  // Resolved options of every part and of the process, as JSON (what provenance stores).
-  std::string config_json() const;
   const std::vector<std::int64_t>& image_shape() const { return image_shape_; }
   void set_image_shape(std::vector<std::int64_t> shape) { image_shape_ = std::move(shape); }
 
  private:
   std::vector<std::pair<std::string, Trainable*>> trainable_parts() const;
-  Cond condition(const GenerateOptions& options, std::int64_t& batch);
-  DenoiseFn guided(const GenerateOptions& options, std::int64_t& batch);
-  at::Tensor start_noise(std::int64_t batch, std::uint64_t seed, double t_start) const;
+  Cond condition(const Condition& condition, std::int64_t batch) const;
+  DenoiseFn guided(const Condition& condition, double guidance);
   at::Tensor attributes_tensor(const std::vector<std::map<std::string, double>>& rows) const;
-  at::Tensor decode(const at::Tensor& z, const GenerateOptions& options);
   // Sampling runs every part in eval mode (no dropout), whether the model was just fitted or
   // loaded: modules are built in training mode.
   void eval_mode();
@@ -88,5 +74,8 @@ class DiffusionModel {
   std::vector<std::int64_t> image_shape_;       // [C, (D,) H, W]
   std::vector<std::string> attribute_names_;
 };
+
+// The counterfactual protocols on a diffusion model (counterfactual.cpp).
+Pair diffusion_counterfactual(DiffusionModel& model, const CounterfactualRequest& request);
 
 }  // namespace whatif

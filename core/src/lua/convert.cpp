@@ -119,6 +119,61 @@ void push_options(lua_State* L, const Options& options) {
   }
 }
 
+Options resolved_options(lua_State* L, int index, const Schema& schema, const std::string& what,
+                         const std::set<std::string>& skip) {
+  if (lua_isnoneornil(L, index)) return Options().resolve(schema, what);
+  if (!lua_istable(L, index)) throw Error(what + ": options must be a table, got a " + luaL_typename(L, index));
+  index = lua_absindex(L, index);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, index)) {
+    if (lua_type(L, -2) == LUA_TSTRING && skip.count(lua_tostring(L, -2))) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_settable(L, -4);
+  }
+  Options options;
+  try {
+    options = to_options(L, -1, what).resolve(schema, what);
+  } catch (...) {
+    lua_pop(L, 1);
+    throw;
+  }
+  lua_pop(L, 1);
+  return options;
+}
+
+std::vector<std::map<std::string, double>> attribute_rows(lua_State* L, int table, const std::string& what) {
+  std::vector<std::map<std::string, double>> rows;
+  lua_getfield(L, table, "attributes");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return rows;
+  }
+  if (!lua_istable(L, -1)) throw Error(what + ": attributes must be a list of tables, e.g. {{level = 0}, {level = 2}}");
+  const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, -1));
+  for (lua_Integer i = 1; i <= n; ++i) {
+    lua_rawgeti(L, -1, i);
+    if (!lua_istable(L, -1))
+      throw Error(what + ": attributes[" + std::to_string(i) + "] must be a table of numbers, e.g. {level = 2}");
+    std::map<std::string, double> row;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      if (lua_type(L, -2) != LUA_TSTRING || !lua_isnumber(L, -1))
+        throw Error(what + ": attributes[" + std::to_string(i) + "] must map names to numbers");
+      row[lua_tostring(L, -2)] = lua_tonumber(L, -1);
+      lua_pop(L, 1);
+    }
+    rows.push_back(std::move(row));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return rows;
+}
+
 void raise(lua_State* L, const std::exception& e) {
   luaL_where(L, 1);
   lua_pushstring(L, e.what());

@@ -2,7 +2,10 @@
 // Conversions between Lua values and whatif values, and the guard every C function uses so a C++
 // exception becomes a Lua error located at the calling script line.
 #include <exception>
+#include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <lua.hpp>
 
@@ -17,6 +20,14 @@ void push_value(lua_State* L, const Value& value);
 // A Lua table of options → Options (string keys only). `what` names the call for messages.
 Options to_options(lua_State* L, int index, const std::string& what);
 void push_options(lua_State* L, const Options& options);
+// The table at `index` as options resolved against `schema` (defaults filled, types checked, an
+// unknown key refused with the closest valid one); keys in `skip` are left out, for the caller to
+// read apart.
+Options resolved_options(lua_State* L, int index, const Schema& schema, const std::string& what,
+                         const std::set<std::string>& skip = {});
+// t.attributes as rows of named numbers, `{{level = 0}, {level = 2, lesion_volume_ml = 3}}`; {}
+// when the field is absent.
+std::vector<std::map<std::string, double>> attribute_rows(lua_State* L, int table, const std::string& what);
 
 // Raises the current C++ exception's message as a Lua error at the calling script line.
 [[noreturn]] void raise(lua_State* L, const std::exception& e);

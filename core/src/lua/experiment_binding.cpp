@@ -2,7 +2,6 @@
 
 #include <lua.hpp>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -10,13 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "host/environment.hpp"
-#include "host/host.hpp"
 #include "lua/convert.hpp"
-#include "lua/diffusion_binding.hpp"
+#include "lua/tensor_binding.hpp"
 #include "lua/module.hpp"
 #include "lua/sandbox.hpp"
-#include "results/result_store.hpp"
+#include "results/experiment_runner.hpp"
 #include "util/log.hpp"
 #include "whatif/registry/error.hpp"
 
@@ -24,20 +21,10 @@ namespace whatif::lua {
 namespace fs = std::filesystem;
 namespace {
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // A Lua table of named values as an ordered map (keys sorted).
 std::map<std::string, Value> table_values(lua_State* L, int index, const std::string& what) {
   const Options options = to_options(L, index, what);
   return options.values();
-}
-
-nlohmann::json json_of(const std::map<std::string, Value>& values) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : values) j[k] = nlohmann::json::parse(to_json(v));
-  return j;
 }
 
 // Reads t[key] as a list of arrays of values; pushes nothing.
@@ -112,67 +99,90 @@ int zip(lua_State* L) {
   return 1;
 }
 
-std::string slug(const Value& v) {
-  std::string text = std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : to_json(v);
-  std::string out;
-  for (const char c : text) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
-  return out;
-}
+// The arm a ctx's methods write into. The handle outlives the arm's run (a script may keep ctx in a
+// variable): once the run ends the pointer is cleared and every method refuses with a message.
+struct ArmHandle {
+  ArmResult* arm = nullptr;
+  std::string id;
+};
+const char* kArmHandleMeta = "whatif.ArmHandle";
 
 ArmResult& current_arm(lua_State* L) {
-  return *static_cast<ArmResult*>(lua_touserdata(L, lua_upvalueindex(1)));
+  auto* handle = static_cast<ArmHandle*>(luaL_checkudata(L, lua_upvalueindex(1), kArmHandleMeta));
+  if (!handle->arm)
+    throw Error("ctx of arm '" + handle->id + "' is used after its run ended; use ctx only inside run");
+  return *handle->arm;
+}
+
+int arm_handle_gc(lua_State* L) {
+  static_cast<ArmHandle*>(luaL_checkudata(L, 1, kArmHandleMeta))->~ArmHandle();
+  return 0;
 }
 
 // ctx:curve(name, {values}) — a loss curve or any series, stored with the arm.
 int ctx_curve(lua_State* L) {
+  ArmResult& arm = current_arm(L);
   const std::string name = luaL_checkstring(L, 2);
   const Value v = to_value(L, 3, "ctx:curve('" + name + "')");
-  current_arm(L).curves[name] = std::get<std::vector<double>>(coerce(v, OptionType::DoubleList, "ctx:curve"));
+  arm.curves[name] = std::get<std::vector<double>>(coerce(v, OptionType::DoubleList, "ctx:curve"));
   return 0;
 }
 
 // ctx:sample(name, tensor) — a sample volume kept in the result file (float32).
 int ctx_sample(lua_State* L) {
+  ArmResult& arm = current_arm(L);
   const std::string name = luaL_checkstring(L, 2);
-  current_arm(L).samples.emplace_back(name, check_tensor(L, 3).detach().to(at::kFloat).contiguous());
+  arm.samples.emplace_back(name, check_tensor(L, 3).detach().to(at::kFloat).contiguous());
   return 0;
 }
 
 int ctx_log(lua_State* L) {
+  ArmResult& arm = current_arm(L);
   std::string text;
   for (int i = 2; i <= lua_gettop(L); ++i) {
     if (i > 2) text += " ";
     text += luaL_tolstring(L, i, nullptr);
     lua_pop(L, 1);
   }
-  logger()->info("[{}] {}", current_arm(L).id, text);
+  logger()->info("[{}] {}", arm.id, text);
   return 0;
 }
 
-std::string provenance(const Host& host, double started) {
-  const Environment env = describe_environment();
-  nlohmann::json p;
-  for (const auto& [k, v] : env.rows()) p[k] = v;
-  nlohmann::json plugins = nlohmann::json::array();
-  for (const auto& plugin : host.registry().plugins())
-    plugins.push_back({{"name", plugin.name}, {"version", plugin.version}, {"library", plugin.library},
-                       {"interface_hash", plugin.interface_hash}});
-  p["plugins"] = plugins;
-  p["device"] = host.device().str();
-  p["started"] = started;
-  return p.dump();
+// Pushes the ctx table of one arm × seed; `handle` is the userdata at stack index `handle_index`.
+void push_ctx(lua_State* L, const ArmRun& run, int handle_index) {
+  lua_newtable(L);
+  lua_pushinteger(L, run.seed);
+  lua_setfield(L, -2, "seed");
+  lua_pushstring(L, run.id.c_str());
+  lua_setfield(L, -2, "id");
+  lua_pushstring(L, run.dir.string().c_str());
+  lua_setfield(L, -2, "dir");
+  lua_pushstring(L, run.checkpoint.string().c_str());
+  lua_setfield(L, -2, "checkpoint");
+  for (const auto& [method, fn] : {std::pair<const char*, lua_CFunction>{"curve", guarded<ctx_curve>},
+                                   {"sample", guarded<ctx_sample>}, {"log", guarded<ctx_log>}}) {
+    lua_pushvalue(L, handle_index);
+    lua_pushcclosure(L, fn, 1);
+    lua_setfield(L, -2, method);
+  }
 }
 
 // whatif.experiment{name = "...", arms = {...}, seeds = {...}, run = function(arm, ctx) ... end}
+// → {{id =, status =, arm =, seed =, metrics = {...}}, ...}
 int experiment(lua_State* L) {
   Script::State& state = script_state(L);
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    const std::string key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+    if (key != "name" && key != "run" && key != "arms" && key != "seeds")
+      throw Error("whatif.experiment: unknown field '" + key + "' (fields: name, arms, seeds, run)");
+    lua_pop(L, 1);
+  }
+  Experiment spec;
   lua_getfield(L, 1, "name");
-  const std::string name = luaL_checkstring(L, -1);
+  spec.name = luaL_checkstring(L, -1);
   lua_pop(L, 1);
-  for (const char c : name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
-      throw Error("whatif.experiment: name '" + name + "' may hold letters, digits, '_' and '-' only");
   lua_getfield(L, 1, "run");
   luaL_checktype(L, -1, LUA_TFUNCTION);
   const int run = lua_gettop(L);
@@ -184,131 +194,79 @@ int experiment(lua_State* L) {
     lua_rawseti(L, -2, 1);
   }
   const int arms = lua_gettop(L);
-  std::vector<std::int64_t> seeds;
-  lua_getfield(L, 1, "seeds");
-  if (lua_isnil(L, -1)) seeds = {0};
-  else seeds = std::get<std::vector<std::int64_t>>(coerce(to_value(L, -1, "whatif.experiment: seeds"), OptionType::IntList, "seeds"));
-  lua_pop(L, 1);
-  lua_pushnil(L);
-  while (lua_next(L, 1)) {
-    const std::string key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-    if (key != "name" && key != "run" && key != "arms" && key != "seeds")
-      throw Error("whatif.experiment: unknown field '" + key + "' (fields: name, arms, seeds, run)");
-    lua_pop(L, 1);
-  }
-
-  const auto& args = state.args;
-  const std::string run_dir = args.run_dir;
-  fs::create_directories(run_dir);
-  nlohmann::json invocation{{"preset", args.preset}, {"sets", args.sets}};
-  const nlohmann::json params = nlohmann::json::parse(state.params_json);
   const lua_Integer arm_count = luaL_len(L, arms);
-  std::int64_t index = 0, ran = 0, skipped = 0, failed = 0;
-  lua_newtable(L);  // summary
-  const int summary = lua_gettop(L);
   for (lua_Integer a = 1; a <= arm_count; ++a) {
     lua_geti(L, arms, a);
-    const int arm_table = lua_gettop(L);
-    const auto fields = table_values(L, arm_table, "whatif.experiment: arm " + std::to_string(a));
-    for (const std::int64_t seed : seeds) {
-      const bool mine = index++ % args.shard_count == args.shard_index;
-      if (!mine) continue;
-      ArmResult arm;
-      arm.id = name;
-      for (const auto& [k, v] : fields) arm.id += "-" + k + "=" + slug(v);
-      arm.id += "-seed" + std::to_string(seed);
-      arm.seed = seed;
-      arm.arm_json = json_of(fields).dump();
-      arm.config_json = nlohmann::json{{"experiment", name}, {"params", params}, {"arm", json_of(fields)}, {"seed", seed}}.dump();
-      arm.config_hash = fnv1a_hex(arm.config_json);
-      arm.invocation_json = invocation.dump();
-      const fs::path file = fs::path(run_dir) / (arm.id + ".h5");
-      const fs::path work = fs::absolute(fs::path(run_dir) / arm.id);
-      if (args.fresh) {
-        fs::remove(file);
-        fs::remove_all(work);
-      }
-      bool done = false;
-      if (fs::exists(file)) {
-        const ArmResult previous = read_arm(file.string());
-        if (previous.status == "complete" && previous.config_hash == arm.config_hash) {
-          logger()->info("[{}] complete, skipped", arm.id);
-          arm = previous;
-          done = true;
-          ++skipped;
-        } else if (previous.config_hash != arm.config_hash) {
-          logger()->warn("[{}] earlier result has another config; running again", arm.id);
-        }
-      }
-      if (!done) {
-        fs::create_directories(work);
-        arm.started = now_seconds();
-        at::manual_seed(static_cast<std::uint64_t>(seed));
-        logger()->info("[{}] running", arm.id);
-        lua_pushvalue(L, run);
-        lua_pushvalue(L, arm_table);
-        lua_newtable(L);  // ctx
-        lua_pushinteger(L, seed);
-        lua_setfield(L, -2, "seed");
-        lua_pushstring(L, arm.id.c_str());
-        lua_setfield(L, -2, "id");
-        lua_pushstring(L, work.string().c_str());
-        lua_setfield(L, -2, "dir");
-        lua_pushstring(L, (work / "checkpoint.h5").string().c_str());
-        lua_setfield(L, -2, "checkpoint");
-        for (const auto& [method, fn] : {std::pair<const char*, lua_CFunction>{"curve", guarded<ctx_curve>},
-                                         {"sample", guarded<ctx_sample>}, {"log", guarded<ctx_log>}}) {
-          lua_pushlightuserdata(L, &arm);
-          lua_pushcclosure(L, fn, 1);
-          lua_setfield(L, -2, method);
-        }
-        try {
-          protected_call(L, 2, 1);
-          if (!lua_istable(L, -1))
-            throw ScriptError("whatif.experiment: run must return a table of metrics {name = number}", "");
-          for (const auto& [k, v] : table_values(L, -1, "metrics of " + arm.id))
-            arm.metrics[k] = std::get<double>(coerce(v, OptionType::Double, "metric '" + k + "'"));
-          lua_pop(L, 1);
-          arm.status = "complete";
-          ++ran;
-        } catch (const ScriptError& e) {
-          arm.status = "failed";
-          arm.message = e.what();
-          arm.traceback = e.traceback();
-          ++failed;
-          logger()->error("[{}] failed: {}", arm.id, e.what());
-        } catch (const std::exception& e) {
-          arm.status = "failed";
-          arm.message = e.what();
-          ++failed;
-          logger()->error("[{}] failed: {}", arm.id, e.what());
-        }
-        arm.finished = now_seconds();
-        arm.provenance_json = provenance(state.host, arm.started);
-        write_arm(run_dir, arm);
-      }
-      lua_newtable(L);
-      lua_pushstring(L, arm.id.c_str());
-      lua_setfield(L, -2, "id");
-      lua_pushstring(L, arm.status.c_str());
-      lua_setfield(L, -2, "status");
-      lua_pushvalue(L, arm_table);
-      lua_setfield(L, -2, "arm");
-      lua_pushinteger(L, seed);
-      lua_setfield(L, -2, "seed");
-      lua_newtable(L);
-      for (const auto& [k, v] : arm.metrics) {
-        lua_pushnumber(L, v);
-        lua_setfield(L, -2, k.c_str());
-      }
-      lua_setfield(L, -2, "metrics");
-      lua_rawseti(L, summary, static_cast<lua_Integer>(luaL_len(L, summary) + 1));
-    }
-    lua_pop(L, 1);  // arm table
+    const auto values = table_values(L, -1, "whatif.experiment: arm " + std::to_string(a));
+    spec.arms.emplace_back(values.begin(), values.end());
+    lua_pop(L, 1);
   }
-  state.failed_arms += static_cast<int>(failed);
-  logger()->info("experiment {}: {} ran, {} skipped (complete), {} failed; results in {}", name, ran,
-                 skipped, failed, run_dir);
+  lua_getfield(L, 1, "seeds");
+  if (lua_isnil(L, -1)) spec.seeds = {0};
+  else spec.seeds = std::get<std::vector<std::int64_t>>(coerce(to_value(L, -1, "whatif.experiment: seeds"), OptionType::IntList, "seeds"));
+  lua_pop(L, 1);
+
+  const auto& args = state.args;
+  RunnerSettings settings;
+  settings.run_dir = args.run_dir;
+  settings.shard_index = args.shard_index;
+  settings.shard_count = args.shard_count;
+  settings.fresh = args.fresh;
+  settings.params_json = state.params_json;
+  settings.invocation_json = nlohmann::json{{"preset", args.preset}, {"sets", args.sets}}.dump();
+  ExperimentRunner runner(settings, state.host);
+  const auto outcomes = runner.run(spec, [&](ArmRun& arm_run) {
+    const int top = lua_gettop(L);
+    auto* handle = static_cast<ArmHandle*>(lua_newuserdatauv(L, sizeof(ArmHandle), 0));
+    new (handle) ArmHandle{&arm_run.result, arm_run.id};
+    luaL_setmetatable(L, kArmHandleMeta);
+    const int handle_index = lua_gettop(L);
+    std::map<std::string, double> metrics;
+    try {
+      lua_pushvalue(L, run);
+      lua_geti(L, arms, static_cast<lua_Integer>(arm_run.arm) + 1);
+      push_ctx(L, arm_run, handle_index);
+      protected_call(L, 2, 1);
+      if (!lua_istable(L, -1))
+        throw ArmError("whatif.experiment: run must return a table of metrics {name = number}", "");
+      for (const auto& [k, v] : table_values(L, -1, "metrics of " + arm_run.id))
+        metrics[k] = std::get<double>(coerce(v, OptionType::Double, "metric '" + k + "'"));
+    } catch (const ScriptError& e) {
+      handle->arm = nullptr;
+      lua_settop(L, top);
+      throw ArmError(e.what(), e.traceback());
+    } catch (...) {
+      handle->arm = nullptr;
+      lua_settop(L, top);
+      throw;
+    }
+    handle->arm = nullptr;
+    lua_settop(L, top);
+    return metrics;
+  });
+  state.failed_arms += static_cast<int>(runner.failed());
+
+  lua_createtable(L, static_cast<int>(outcomes.size()), 0);
+  lua_Integer i = 0;
+  for (const auto& outcome : outcomes) {
+    const ArmResult& arm = outcome.result;
+    lua_newtable(L);
+    lua_pushstring(L, arm.id.c_str());
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, arm.status.c_str());
+    lua_setfield(L, -2, "status");
+    lua_geti(L, arms, static_cast<lua_Integer>(outcome.arm) + 1);
+    lua_setfield(L, -2, "arm");
+    lua_pushinteger(L, arm.seed);
+    lua_setfield(L, -2, "seed");
+    lua_newtable(L);
+    for (const auto& [k, v] : arm.metrics) {
+      lua_pushnumber(L, v);
+      lua_setfield(L, -2, k.c_str());
+    }
+    lua_setfield(L, -2, "metrics");
+    lua_rawseti(L, -2, ++i);
+  }
   return 1;
 }
 
@@ -331,6 +289,11 @@ int summary(lua_State* L) {
 }  // namespace
 
 void open_experiment(lua_State* L) {
+  luaL_newmetatable(L, kArmHandleMeta);
+  lua_pushcfunction(L, arm_handle_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+
   lua_pushcfunction(L, guarded<summary>);
   lua_setfield(L, -2, "summary");
   lua_pushcfunction(L, guarded<grid>);

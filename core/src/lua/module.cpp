@@ -3,6 +3,7 @@
 #include <lua.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -10,21 +11,20 @@
 #include <spdlog/spdlog.h>
 
 #include "host/host.hpp"
+#include "lua/component_binding.hpp"
 #include "lua/convert.hpp"
-#include "lua/diffusion_binding.hpp"
 #include "lua/experiment_binding.hpp"
+#include "lua/model_binding.hpp"
 #include "lua/params.hpp"
+#include "lua/tensor_binding.hpp"
 #include "util/log.hpp"
 #include "util/progress.hpp"
 #include "whatif/registry/registry.hpp"
-#include "whatif/metric.hpp"
-#include "whatif/schedule.hpp"
 
 namespace whatif::lua {
 namespace {
 
 const char* kStateKey = "whatif.state";
-const char* kComponentMeta = "whatif.Component";
 const char* kProgressMeta = "whatif.Progress";
 
 Script::State& state_of(lua_State* L) { return script_state(L); }
@@ -121,121 +121,6 @@ int log_warn(lua_State* L) {
   return 0;
 }
 
-// Components ---------------------------------------------------------------------------------
-
-using ComponentBox = std::shared_ptr<Component>;
-
-int component_gc(lua_State* L) {
-  static_cast<ComponentBox*>(luaL_checkudata(L, 1, kComponentMeta))->~ComponentBox();
-  return 0;
-}
-
-int component_tostring(lua_State* L) {
-  const auto c = check_component(L, 1);
-  const std::string text = c->identity().kind + "/" + c->identity().name + " " +
-                           c->hyperparams().to_json();
-  lua_pushstring(L, text.c_str());
-  return 1;
-}
-
-int component_hyperparams(lua_State* L) {
-  push_options(L, check_component(L, 1)->hyperparams());
-  return 1;
-}
-
-int component_kind(lua_State* L) {
-  lua_pushstring(L, check_component(L, 1)->identity().kind.c_str());
-  return 1;
-}
-
-int component_name(lua_State* L) {
-  lua_pushstring(L, check_component(L, 1)->identity().name.c_str());
-  return 1;
-}
-
-std::shared_ptr<Schedule> check_schedule(lua_State* L, const char* method) {
-  auto schedule = std::dynamic_pointer_cast<Schedule>(check_component(L, 1));
-  if (!schedule) throw Error(std::string(method) + " is a schedule method");
-  return schedule;
-}
-
-double scalar(const at::Tensor& t) { return t.item<double>(); }
-
-// schedule:logsnr(t) → λ(t)
-int schedule_logsnr(lua_State* L) {
-  const auto schedule = check_schedule(L, "logsnr");
-  lua_pushnumber(L, scalar(schedule->logsnr(at::scalar_tensor(luaL_checknumber(L, 2), at::kDouble))));
-  return 1;
-}
-
-// schedule:alpha_sigma(t) → α, σ
-int schedule_alpha_sigma(lua_State* L) {
-  const auto schedule = check_schedule(L, "alpha_sigma");
-  const auto [alpha, sigma] =
-      schedule->alpha_sigma(at::scalar_tensor(luaL_checknumber(L, 2), at::kDouble));
-  lua_pushnumber(L, scalar(alpha));
-  lua_pushnumber(L, scalar(sigma));
-  return 2;
-}
-
-std::shared_ptr<Metric> check_metric(lua_State* L, const char* method) {
-  auto metric = std::dynamic_pointer_cast<Metric>(check_component(L, 1));
-  if (!metric) throw Error(std::string(method) + " is a metric method");
-  return metric;
-}
-
-// metric:update{generated = t, reference = t, source = t, attributes = {name = v | {v, ...}}}
-int metric_update(lua_State* L) {
-  const auto metric = check_metric(L, "update");
-  luaL_checktype(L, 2, LUA_TTABLE);
-  MetricItem item;
-  for (const auto& [field, slot] : {std::pair<const char*, at::Tensor*>{"generated", &item.generated},
-                                    {"reference", &item.reference}, {"source", &item.source}}) {
-    lua_getfield(L, 2, field);
-    if (!lua_isnil(L, -1)) *slot = check_tensor(L, -1);
-    lua_pop(L, 1);
-  }
-  lua_getfield(L, 2, "attributes");
-  if (!lua_isnil(L, -1)) {
-    const Options attributes = to_options(L, lua_gettop(L), "metric:update attributes");
-    for (const auto& [name, value] : attributes.values()) {
-      const Value v = coerce(value, type_of(value) == OptionType::IntList || type_of(value) == OptionType::DoubleList
-                                        ? OptionType::DoubleList
-                                        : OptionType::Double,
-                             "metric:update attribute '" + name + "'");
-      item.attributes[name] = std::holds_alternative<double>(v)
-                                  ? at::full({1}, std::get<double>(v), at::kDouble)
-                                  : at::tensor(std::get<std::vector<double>>(v), at::kDouble);
-    }
-  }
-  lua_pop(L, 1);
-  lua_pushnil(L);
-  while (lua_next(L, 2)) {
-    const std::string key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-    if (key != "generated" && key != "reference" && key != "source" && key != "attributes")
-      throw Error("metric:update: unknown field '" + key + "' (generated, reference, source, attributes)");
-    lua_pop(L, 1);
-  }
-  metric->update(item);
-  return 0;
-}
-
-// metric:compute() → {name = value}
-int metric_compute(lua_State* L) {
-  const auto values = check_metric(L, "compute")->compute();
-  lua_newtable(L);
-  for (const auto& [k, v] : values) {
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k.c_str());
-  }
-  return 1;
-}
-
-int metric_reset(lua_State* L) {
-  check_metric(L, "reset")->reset();
-  return 0;
-}
-
 // whatif.clock() → seconds on a monotonic clock (for timing parts of a run; differences only).
 int clock_seconds(lua_State* L) {
   lua_pushnumber(L, std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count());
@@ -296,39 +181,18 @@ Script::State& script_state(lua_State* L) {
   return *state;
 }
 
-void push_component(lua_State* L, std::shared_ptr<Component> component) {
-  void* memory = lua_newuserdatauv(L, sizeof(ComponentBox), 0);
-  new (memory) ComponentBox(std::move(component));
-  luaL_setmetatable(L, kComponentMeta);
-}
-
-std::shared_ptr<Component> check_component(lua_State* L, int index) {
-  return *static_cast<ComponentBox*>(luaL_checkudata(L, index, kComponentMeta));
+std::string run_path(lua_State* L, const std::string& path) {
+  const std::string& run_dir = script_state(L).args.run_dir;
+  const std::filesystem::path p(path);
+  return p.is_absolute() || run_dir.empty() ? path : (std::filesystem::path(run_dir) / p).string();
 }
 
 void open_module(lua_State* L, Script::State& state) {
   lua_pushlightuserdata(L, &state);
   lua_setfield(L, LUA_REGISTRYINDEX, kStateKey);
 
-  static const luaL_Reg component_methods[] = {
-      {"hyperparams", guarded<component_hyperparams>},
-      {"kind", guarded<component_kind>},
-      {"name", guarded<component_name>},
-      {"logsnr", guarded<schedule_logsnr>},
-      {"alpha_sigma", guarded<schedule_alpha_sigma>},
-      {"update", guarded<metric_update>},
-      {"compute", guarded<metric_compute>},
-      {"reset", guarded<metric_reset>},
-      {nullptr, nullptr}};
-  luaL_newmetatable(L, kComponentMeta);
-  lua_pushcfunction(L, component_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, guarded<component_tostring>);
-  lua_setfield(L, -2, "__tostring");
-  lua_newtable(L);
-  set_functions(L, component_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  open_components(L);
+  open_tensor(L);
 
   static const luaL_Reg progress_methods[] = {
       {"tick", guarded<progress_tick>}, {"finish", guarded<progress_finish>}, {nullptr, nullptr}};
@@ -350,7 +214,7 @@ void open_module(lua_State* L, Script::State& state) {
                                        {nullptr, nullptr}};
   lua_newtable(L);
   set_functions(L, functions);
-  open_diffusion(L);
+  open_models(L);
   open_experiment(L);
   for (const auto& kind : Registry::kinds()) {
     lua_pushstring(L, kind.c_str());

@@ -1,6 +1,7 @@
 #pragma once
 // The `whatif` Lua module: parameters, registry constructors, components, logging, progress.
 #include <memory>
+#include <string>
 
 #include "lua/script.hpp"
 
@@ -30,10 +31,9 @@ namespace lua {
 // Installs the `whatif` table as a global and as require "whatif".
 void open_module(lua_State* L, Script::State& state);
 
-// Pushes a component as a userdata with the "whatif.Component" metatable.
-void push_component(lua_State* L, std::shared_ptr<Component> component);
-// The component at `index`; raises a Lua error if it is not one.
-std::shared_ptr<Component> check_component(lua_State* L, int index);
+// `path` resolved in the run directory (the run's, not the script's `whatif.run_dir`, which a
+// script can reassign); absolute paths are returned as they are.
+std::string run_path(lua_State* L, const std::string& path);
 
 }  // namespace lua
 }  // namespace whatif

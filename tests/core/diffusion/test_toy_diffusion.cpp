@@ -66,8 +66,8 @@ whatif::DiffusionParts parts(bool conditional) {
   return p;
 }
 
-whatif::FitOptions fit_options(std::int64_t steps) {
-  whatif::FitOptions o;
+whatif::FitRequest fit_options(std::int64_t steps) {
+  whatif::FitRequest o;
   o.batch_size = 32;
   o.train.steps = steps;
   o.train.lr = 3e-3;
@@ -83,13 +83,13 @@ CATCH_TEST_CASE("a tiny unconditional model reproduces both modes at their frequ
   at::manual_seed(0);
   whatif::DiffusionModel model(parts(false), whatif::ProcessConfig{});
   TwoModes data;
-  const auto result = model.fit(data, fit_options(300));
+  const auto result = model.fit(data, fit_options(300)).train;
   CATCH_REQUIRE(result.losses.back() < result.losses.front());
-  whatif::GenerateOptions g;
-  g.count = 128;
-  g.seed = 11;
-  g.steps = 30;
-  const at::Tensor samples = model.generate(g);
+  whatif::GenerateRequest g;
+  g.condition.count = 128;
+  g.sampling.seed = 11;
+  g.sampling.steps = 30;
+  const at::Tensor samples = model.generate(g).volumes;
   CATCH_REQUIRE(samples.sizes() == at::IntArrayRef({128, 1, 8, 8}));
   const auto [mode, distance] = nearest(samples);
   // Data lie at RMS 0.05 from their template; the two templates are RMS 1.6 apart.
@@ -101,11 +101,11 @@ CATCH_TEST_CASE("a tiny unconditional model reproduces both modes at their frequ
   CATCH_REQUIRE(top < 0.7);
 
   // Decoding tile by tile: exact for the identity encoder.
-  g.count = 4;
-  const at::Tensor whole = model.generate(g);
-  g.decode_tile = 3;
-  g.decode_overlap = 1;
-  CATCH_REQUIRE(model.generate(g).equal(whole));
+  g.condition.count = 4;
+  const at::Tensor whole = model.generate(g).volumes;
+  g.decoding.tile = 3;
+  g.decoding.overlap = 1;
+  CATCH_REQUIRE(model.generate(g).volumes.equal(whole));
 }
 
 CATCH_TEST_CASE("class-conditional guidance generates the requested class; fixed noise twins") {
@@ -113,14 +113,14 @@ CATCH_TEST_CASE("class-conditional guidance generates the requested class; fixed
   whatif::DiffusionModel model(parts(true), whatif::ProcessConfig{});
   TwoModes data;
   model.fit(data, fit_options(300));
-  whatif::GenerateOptions a;
-  a.attributes.assign(48, {{"class", 0.0}});
-  a.seed = 3;
-  a.steps = 30;
-  a.guidance = 2.0;
-  whatif::GenerateOptions b = a;
-  b.attributes.assign(48, {{"class", 1.0}});
-  const auto [xa, xb] = model.counterfactual_fixed_noise(a, b);
+  whatif::CounterfactualRequest pair;
+  pair.factual.attributes.assign(48, {{"class", 0.0}});
+  pair.counterfactual.attributes.assign(48, {{"class", 1.0}});
+  pair.sampling.seed = 3;
+  pair.sampling.steps = 30;
+  pair.sampling.guidance = 2.0;
+  const whatif::Pair twins = model.counterfactual(pair);
+  const at::Tensor xa = twins.factual.volumes, xb = twins.counterfactual.volumes;
   const auto [mode_a, dist_a] = nearest(xa);
   const auto [mode_b, dist_b] = nearest(xb);
   const double right_a = (mode_a == 0).to(at::kDouble).mean().item<double>();
@@ -128,8 +128,13 @@ CATCH_TEST_CASE("class-conditional guidance generates the requested class; fixed
   CATCH_INFO("requested class generated: " << right_a << " / " << right_b);
   CATCH_REQUIRE(right_a > 0.9);
   CATCH_REQUIRE(right_b > 0.9);
+  // The pair is sampled as one batch of 96; each side alone, with the same seed, gives the same
+  // volumes up to float rounding (batched kernels may sum in another order): within 1e-5.
+  whatif::GenerateRequest a{pair.factual, pair.sampling, {}}, b{pair.counterfactual, pair.sampling, {}};
+  CATCH_REQUIRE(at::allclose(model.generate(a).volumes, xa, 0, 1e-5));
+  CATCH_REQUIRE(at::allclose(model.generate(b).volumes, xb, 0, 1e-5));
   // Same seed, same condition: the deterministic sampler gives the same volume.
-  CATCH_REQUIRE(model.generate(a).equal(xa));
+  CATCH_REQUIRE(model.generate(a).volumes.equal(model.generate(a).volumes));
 
   // Save and load into a fresh model: same samples.
   const auto path = std::filesystem::temp_directory_path() / ("whatif-toy-" + std::to_string(::getpid()) + ".h5");
@@ -137,33 +142,46 @@ CATCH_TEST_CASE("class-conditional guidance generates the requested class; fixed
   whatif::DiffusionModel reloaded(parts(true), whatif::ProcessConfig{});
   reloaded.load(path.string());
   std::filesystem::remove(path);
-  CATCH_REQUIRE(at::allclose(reloaded.generate(a), xa, 1e-5, 1e-5));
+  CATCH_REQUIRE(at::allclose(reloaded.generate(a).volumes, xa, 1e-5, 1e-5));
 
   // Inversion: invert real class-0 images under "class 0", regenerate under "class 1".
   at::Tensor real = at::stack({data.get(0).image, data.get(2).image, data.get(4).image});
-  whatif::GenerateOptions factual = a, counterfactual = b;
-  factual.attributes.assign(3, {{"class", 0.0}});
-  counterfactual.attributes.assign(3, {{"class", 1.0}});
-  factual.guidance = counterfactual.guidance = 1.0;
-  const at::Tensor same = model.counterfactual_inversion(real, factual, factual, 1.0);
+  whatif::CounterfactualRequest inversion;
+  inversion.protocol = "inversion";
+  inversion.source = real;
+  inversion.factual.attributes.assign(3, {{"class", 0.0}});
+  inversion.counterfactual.attributes.assign(3, {{"class", 1.0}});
+  inversion.sampling = pair.sampling;
+  inversion.sampling.guidance = 1.0;
+  whatif::CounterfactualRequest null_edit = inversion;
+  null_edit.counterfactual = null_edit.factual;
+  const whatif::Pair unchanged = model.counterfactual(null_edit);
+  CATCH_REQUIRE(unchanged.factual.volumes.equal(real));
+  const at::Tensor same = unchanged.counterfactual.volumes;
   CATCH_REQUIRE(((same - real).square().mean().sqrt()).item<double>() < 0.1);  // invert + regenerate ≈ identity
-  const at::Tensor edited = model.counterfactual_inversion(real, factual, counterfactual, 1.0);
+  const at::Tensor edited = model.counterfactual(inversion).counterfactual.volumes;
   const auto [mode_e, dist_e] = nearest(edited);
   CATCH_REQUIRE((mode_e == 1).all().item<bool>());
 }
 
 CATCH_TEST_CASE("diffusion refuses what it cannot do") {
   whatif::DiffusionModel model(parts(false), whatif::ProcessConfig{});
-  whatif::GenerateOptions g;
-  g.count = 1;
+  whatif::GenerateRequest g;
+  g.condition.count = 1;
   CATCH_REQUIRE_THROWS_WITH(model.generate(g), Catch::Contains("image shape"));
   model.set_image_shape({1, 8, 8});
-  g.prompts = {"a prompt"};
+  g.condition.prompts = {"a prompt"};
   CATCH_REQUIRE_THROWS_WITH(model.generate(g), Catch::Contains("no conditioning"));
+  whatif::CounterfactualRequest unknown;
+  unknown.protocol = "prior-conditioned";
+  CATCH_REQUIRE_THROWS_WITH(model.counterfactual(unknown), Catch::Contains("fixed-noise, inversion"));
   whatif::DiffusionParts p = parts(false);
   p.sampler = make<whatif::Sampler>("sampler", "ddpm");
   whatif::DiffusionModel stochastic(p, whatif::ProcessConfig{});
   stochastic.set_image_shape({1, 8, 8});
-  CATCH_REQUIRE_THROWS_WITH(stochastic.counterfactual_inversion(at::zeros({1, 1, 8, 8}), g, g, 1.0),
-                            Catch::Contains("invertible"));
+  whatif::CounterfactualRequest inversion;
+  inversion.protocol = "inversion";
+  inversion.source = at::zeros({1, 1, 8, 8});
+  inversion.factual.count = inversion.counterfactual.count = 1;
+  CATCH_REQUIRE_THROWS_WITH(stochastic.counterfactual(inversion), Catch::Contains("invertible"));
 }

@@ -11,7 +11,7 @@
 // OpenMP on (ATen's parallel_for is an inline OpenMP loop: without -fopenmp it runs serially).
 #include <ATen/core/Tensor.h>
 
-namespace whatif_denoisers {
+namespace whatif::nn {
 
 // x [B, C, *S]; weight, bias [C]; scale, shift [B, C] or undefined (no per-example modulation).
 // The result has x's dtype; gradients reach x, weight, bias, scale and shift.
@@ -24,4 +24,4 @@ at::Tensor group_norm_silu_reference(const at::Tensor& x, std::int64_t groups, c
                                         const at::Tensor& bias, const at::Tensor& scale = {},
                                         const at::Tensor& shift = {}, double eps = 1e-5);
 
-}  // namespace whatif_denoisers
+}  // namespace whatif::nn

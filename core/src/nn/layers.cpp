@@ -1,15 +1,15 @@
-#include "layers.hpp"
+#include "whatif/nn/layers.hpp"
 
-#include "group_norm_silu.hpp"
+#include "whatif/nn/group_norm_silu.hpp"
 
 #include <cmath>
 
-namespace whatif_denoisers {
+namespace whatif::nn {
 namespace F = torch::nn::functional;
 
 ConvImpl::ConvImpl(int dims, std::int64_t in, std::int64_t out, std::int64_t kernel,
-                   std::int64_t stride, bool zero_init)
-    : dims(dims), stride(stride), padding(kernel / 2) {
+                   std::int64_t stride, bool zero_init, std::int64_t padding)
+    : dims(dims), stride(stride), padding(padding < 0 ? kernel / 2 : padding) {
   std::vector<std::int64_t> shape{out, in};
   for (int d = 0; d < dims; ++d) shape.push_back(kernel);
   weight = register_parameter("weight", torch::empty(shape));
@@ -26,23 +26,32 @@ ConvImpl::ConvImpl(int dims, std::int64_t in, std::int64_t out, std::int64_t ker
   }
 }
 
-torch::Tensor ConvImpl::forward(const torch::Tensor& x) {
-  return dims == 3 ? torch::conv3d(x, weight, bias, stride, padding)
-                   : torch::conv2d(x, weight, bias, stride, padding);
+torch::Tensor ConvImpl::forward(const torch::Tensor& x, bool frozen) {
+  const auto w = frozen ? weight.detach() : weight, b = frozen ? bias.detach() : bias;
+  return dims == 3 ? torch::conv3d(x, w, b, stride, padding) : torch::conv2d(x, w, b, stride, padding);
 }
 
-GroupNorm32Impl::GroupNorm32Impl(std::int64_t groups, std::int64_t channels) : groups(groups) {
+GroupNorm32Impl::GroupNorm32Impl(std::int64_t groups, std::int64_t channels, double eps)
+    : groups(groups), eps(eps) {
   weight = register_parameter("weight", torch::ones({channels}));
   bias = register_parameter("bias", torch::zeros({channels}));
 }
 
-torch::Tensor GroupNorm32Impl::forward(const torch::Tensor& x) {
+torch::Tensor GroupNorm32Impl::forward(const torch::Tensor& x, bool frozen) {
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
-  return torch::group_norm(x.to(torch::kFloat), groups, weight, bias, 1e-5).to(x.scalar_type());
+  const auto w = frozen ? weight.detach() : weight, b = frozen ? bias.detach() : bias;
+  const auto xf = x.to(torch::kFloat);
+  if (groups > 0) return torch::group_norm(xf, groups, w, b, eps).to(x.scalar_type());
+  const auto mean = xf.mean(1, true);
+  const auto var = (xf - mean).square().mean(1, true);
+  std::vector<std::int64_t> shape(x.dim(), 1);
+  shape[1] = x.size(1);
+  return ((xf - mean) * torch::rsqrt(var + eps) * w.view(shape) + b.view(shape)).to(x.scalar_type());
 }
 
 torch::Tensor GroupNorm32Impl::silu(const torch::Tensor& x, const torch::Tensor& scale, const torch::Tensor& shift) {
-  return group_norm_silu(x, groups, weight, bias, scale, shift, 1e-5);
+  TORCH_CHECK(groups > 0, "GroupNorm32::silu needs groups > 0 (the fused kernel normalises channel groups)");
+  return group_norm_silu(x, groups, weight, bias, scale, shift, eps);
 }
 
 torch::Tensor layer_norm32(const torch::Tensor& x, torch::nn::LayerNorm& norm) {
@@ -96,15 +105,15 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
 
 SpatialAttentionImpl::SpatialAttentionImpl(std::int64_t channels, std::int64_t groups,
                                            std::int64_t heads, bool self_attention,
-                                           std::int64_t context_dim)
+                                           std::int64_t context_dim, double eps)
     : heads(heads) {
   if (self_attention) {
-    norm = register_module("norm", GroupNorm32(groups, channels));
+    norm = register_module("norm", GroupNorm32(groups, channels, eps));
     qkv = register_module("qkv", torch::nn::Linear(channels, 3 * channels));
     proj = register_module("proj", torch::nn::Linear(channels, channels));
   }
   if (context_dim > 0) {
-    cross_norm = register_module("cross_norm", GroupNorm32(groups, channels));
+    cross_norm = register_module("cross_norm", GroupNorm32(groups, channels, eps));
     q_cross = register_module("q_cross", torch::nn::Linear(channels, channels));
     kv_cross = register_module("kv_cross", torch::nn::Linear(context_dim, 2 * channels));
     proj_cross = register_module("proj_cross", torch::nn::Linear(channels, channels));
@@ -168,4 +177,4 @@ torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& tokens, const t
   return h + mlp_out(m);
 }
 
-}  // namespace whatif_denoisers
+}  // namespace whatif::nn

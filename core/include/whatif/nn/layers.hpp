@@ -1,14 +1,18 @@
 #pragma once
-// Building blocks shared by the U-Net and the U-ViT, for 2D and 3D alike.
+// Building blocks of the networks (U-Net, U-ViT, autoencoders, discriminators), 2D and 3D alike.
+// Plugins share them through this library instead of copying each other.
 #include <torch/torch.h>
 
-namespace whatif_denoisers {
+namespace whatif::nn {
 
-// A 2D or 3D convolution with PyTorch's default initialisation ("same" padding for odd kernels).
+// A 2D or 3D convolution with PyTorch's default initialisation (kaiming_uniform(a=√5), fan-in
+// uniform bias) or zero weights and bias. `padding` < 0: "same" padding for odd kernels.
+// `frozen` convolves with detached weights (a discriminator used by the generator's loss without
+// being trained by it).
 struct ConvImpl : torch::nn::Module {
   ConvImpl(int dims, std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride = 1,
-           bool zero_init = false);
-  torch::Tensor forward(const torch::Tensor& x);
+           bool zero_init = false, std::int64_t padding = -1);
+  torch::Tensor forward(const torch::Tensor& x, bool frozen = false);
   int dims;
   std::int64_t stride, padding;
   torch::Tensor weight, bias;
@@ -17,13 +21,17 @@ TORCH_MODULE(Conv);
 
 // GroupNorm computed in fp32 whatever the input dtype: under CPU autocast LibTorch 1.13 fails on a
 // bf16 input with fp32 affine parameters, and fp32 statistics are the accurate choice anyway.
+// `groups` > 0: GroupNorm (Wu & He 2018). `groups` == 0: a per-position LayerNorm over channels (as
+// in ConvNeXt, Liu et al. 2022), whose statistics are local, so a tile normalises exactly as the
+// whole volume does. `frozen` normalises with detached affine parameters.
 struct GroupNorm32Impl : torch::nn::Module {
-  GroupNorm32Impl(std::int64_t groups, std::int64_t channels);
-  torch::Tensor forward(const torch::Tensor& x);
+  GroupNorm32Impl(std::int64_t groups, std::int64_t channels, double eps = 1e-5);
+  torch::Tensor forward(const torch::Tensor& x, bool frozen = false);
   // SiLU(norm(x) · (1 + scale) + shift) through the fused kernel (group_norm_silu.hpp); scale and
   // shift [B, C, 1, ...] are optional.
   torch::Tensor silu(const torch::Tensor& x, const torch::Tensor& scale = {}, const torch::Tensor& shift = {});
   std::int64_t groups;
+  double eps;
   torch::Tensor weight, bias;
 };
 TORCH_MODULE(GroupNorm32);
@@ -52,12 +60,13 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
                         std::int64_t heads, const torch::Tensor& mask);
 
 // Self-attention over the spatial positions of a feature map, and optional cross-attention from
-// them to context tokens; both residual.
+// them to context tokens; both residual. `eps` is that of the norms. Memory grows with the square
+// of the number of positions: a 32³ map is a 32768² score matrix (4 GiB in fp32).
 struct SpatialAttentionImpl : torch::nn::Module {
   SpatialAttentionImpl(std::int64_t channels, std::int64_t groups, std::int64_t heads, bool self_attention,
-                       std::int64_t context_dim);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context,
-                        const torch::Tensor& context_mask);
+                       std::int64_t context_dim, double eps = 1e-5);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context = {},
+                        const torch::Tensor& context_mask = {});
   std::int64_t heads;
   GroupNorm32 norm{nullptr}, cross_norm{nullptr};
   torch::nn::Linear qkv{nullptr}, proj{nullptr}, q_cross{nullptr}, kv_cross{nullptr},
@@ -80,4 +89,4 @@ struct TransformerBlockImpl : torch::nn::Module {
 };
 TORCH_MODULE(TransformerBlock);
 
-}  // namespace whatif_denoisers
+}  // namespace whatif::nn

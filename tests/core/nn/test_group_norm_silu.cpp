@@ -5,10 +5,10 @@
 
 #include <torch/torch.h>
 
-#include "denoisers/group_norm_silu.hpp"
+#include "whatif/nn/group_norm_silu.hpp"
 
-using whatif_denoisers::group_norm_silu;
-using whatif_denoisers::group_norm_silu_reference;
+using whatif::nn::group_norm_silu;
+using whatif::nn::group_norm_silu_reference;
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "group_norm_silu.hpp"
+#include "whatif/nn/group_norm_silu.hpp"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-namespace whatif_denoisers {
+namespace whatif::nn {
 
 namespace {
 
@@ -368,4 +368,4 @@ at::Tensor group_norm_silu(const at::Tensor& x, std::int64_t groups, const at::T
                               shift.defined() ? shift.reshape({x.size(0), x.size(1)}) : zeros(), groups, eps);
 }
 
-}  // namespace whatif_denoisers
+}  // namespace whatif::nn

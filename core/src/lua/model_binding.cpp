@@ -1,0 +1,241 @@
+#include "lua/model_binding.hpp"
+
+#include <lua.hpp>
+
+#include <filesystem>
+
+#include "lua/component_binding.hpp"
+#include "lua/convert.hpp"
+#include "lua/module.hpp"
+#include "lua/tensor_binding.hpp"
+#include "model/requests.hpp"
+#include "whatif/model_family.hpp"
+#include "whatif/registry/error.hpp"
+
+namespace whatif::lua {
+namespace {
+
+const char* kModelMeta = "whatif.Model";
+
+struct ModelBox {
+  std::shared_ptr<Model> model;
+  const ModelFamily* family;
+};
+
+ModelBox& check_model(lua_State* L, int index) {
+  return *static_cast<ModelBox*>(luaL_checkudata(L, index, kModelMeta));
+}
+
+// The sampling options `family` reads, and the decoding options, as one schema.
+Schema sampling_schema(const ModelFamily& family) {
+  Schema schema;
+  for (auto& spec : sampling_fields().schema())
+    if (family.sampling.count(spec.name)) schema.push_back(spec);
+  for (auto& spec : decoding_fields().schema()) schema.push_back(spec);
+  return schema;
+}
+
+Sampling read_sampling(const Options& o, const ModelFamily& family) {
+  Sampling s;
+  for (const auto& e : sampling_fields().entries())
+    if (family.sampling.count(e.spec.name)) e.set(o, s);
+  return s;
+}
+
+// whatif.model(family, {part = component, option = value, ...})
+int model_new_named(lua_State* L, const std::string& name, int table) {
+  const ModelFamily& family = model_family(name);
+  const std::string what = "whatif." + name;
+  if (!lua_istable(L, table)) throw Error(what + ": expected a table of parts and options");
+  ModelParts parts;
+  parts.family = name;
+  lua_newtable(L);  // the options
+  const int options = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, table)) {
+    if (lua_type(L, -2) != LUA_TSTRING) throw Error(what + ": fields are named, e.g. {denoiser = ...}");
+    const std::string key = lua_tostring(L, -2);
+    if (std::find(family.parts.begin(), family.parts.end(), key) != family.parts.end()) {
+      parts.parts[key] = check_component(L, -1);
+      lua_pop(L, 1);
+    } else {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_settable(L, options);
+    }
+  }
+  Schema schema = family.options;
+  parts.options = resolved_options(L, options, schema, what);
+  lua_pop(L, 1);
+  void* memory = lua_newuserdatauv(L, sizeof(ModelBox), 0);
+  new (memory) ModelBox{family.make(parts), &family};
+  luaL_setmetatable(L, kModelMeta);
+  return 1;
+}
+
+int model_new(lua_State* L) { return model_new_named(L, luaL_checkstring(L, 1), 2); }
+
+int family_new(lua_State* L) { return model_new_named(L, lua_tostring(L, lua_upvalueindex(1)), 1); }
+
+// model:fit(dataset, {steps=, batch_size=, ...}) → {losses = {...}, steps = n, seconds = s, <log> = {...}}
+int model_fit(lua_State* L) {
+  auto& box = check_model(L, 1);
+  const auto dataset = check_dataset(L, 2, "model:fit");
+  const Options o = resolved_options(L, 3, fit_fields().schema(), "model:fit");
+  FitRequest request = fit_request(L, o, true, box.family->name.c_str());
+  // Tokenizer files go beside the checkpoint (the arm's folder), else into the run directory.
+  request.tokenizer_dir = request.train.checkpoint.empty()
+                              ? run_path(L, "tokenizer")
+                              : (std::filesystem::path(request.train.checkpoint).parent_path() / "tokenizer").string();
+  const FitResult result = box.model->fit(*dataset, request);
+  lua_newtable(L);
+  push_value(L, Value(result.train.losses));
+  lua_setfield(L, -2, "losses");
+  for (const auto& [name, values] : result.logs) {
+    push_value(L, Value(values));
+    lua_setfield(L, -2, name.c_str());
+  }
+  lua_pushinteger(L, result.train.steps_done);
+  lua_setfield(L, -2, "steps");
+  lua_pushnumber(L, result.train.seconds);
+  lua_setfield(L, -2, "seconds");
+  return 1;
+}
+
+// Pushes a generation's volumes, then a table of what else it holds: texts, tokens, latents.
+void push_generation(lua_State* L, const Generation& g) {
+  push_tensor(L, g.volumes);
+  lua_newtable(L);
+  if (!g.texts.empty()) {
+    push_value(L, Value(g.texts));
+    lua_setfield(L, -2, "texts");
+  }
+  for (const auto& [name, t] : {std::pair<const char*, const at::Tensor*>{"tokens", &g.tokens}, {"latents", &g.latents}})
+    if (t->defined()) {
+      push_tensor(L, *t);
+      lua_setfield(L, -2, name);
+    }
+}
+
+// model:generate{prompts = {...} | attributes = {{...}, ...} | count = n, seed =, guidance =, ...}
+// → volumes, {texts =, tokens =, latents =}
+int model_generate(lua_State* L) {
+  auto& box = check_model(L, 1);
+  Schema schema = sampling_schema(*box.family);
+  for (auto& spec : condition_fields().schema()) schema.push_back(spec);
+  const Options o = resolved_options(L, 2, schema, "model:generate", {"attributes"});
+  GenerateRequest request;
+  condition_fields().read(o, request.condition);
+  request.sampling = read_sampling(o, *box.family);
+  decoding_fields().read(o, request.decoding);
+  if (lua_istable(L, 2)) request.condition.attributes = attribute_rows(L, 2, "model:generate");
+  if (!request.condition.attributes.empty() && !request.condition.prompts.empty())
+    throw Error("model:generate: give prompts or attributes, not both");
+  const Generation g = box.model->generate(request);
+  push_generation(L, g);
+  return 2;
+}
+
+// model:counterfactual{protocol = "fixed-noise", prompts = {a, b} | attributes = {{a}, {b}}, seed =, ...}
+//   → factual volumes, counterfactual volumes
+// model:counterfactual{protocol = "inversion", source = tensor, factual = "...", counterfactual = "..."
+//                      | attributes = {{factual}, {counterfactual}}, strength =, ...} → edited volumes
+int model_counterfactual(lua_State* L) {
+  auto& box = check_model(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  Schema schema = sampling_schema(*box.family);
+  for (auto& spec : counterfactual_fields().schema()) schema.push_back(spec);
+  schema.push_back({"prompts", OptionType::StringList, std::vector<std::string>{}, "fixed-noise: {factual, counterfactual}"});
+  schema.push_back({"factual", OptionType::String, std::string(), "inversion: prompt of the source"});
+  schema.push_back({"counterfactual", OptionType::String, std::string(), "inversion: prompt to edit towards"});
+  const Options o = resolved_options(L, 2, schema, "model:counterfactual", {"attributes", "source"});
+  CounterfactualRequest r;
+  counterfactual_fields().read(o, r);
+  r.sampling = read_sampling(o, *box.family);
+  decoding_fields().read(o, r.decoding);
+  const auto rows = attribute_rows(L, 2, "model:counterfactual");
+  const auto prompts = o.get_strings("prompts");
+  const std::string factual = o.get_string("factual"), counterfactual = o.get_string("counterfactual");
+  if (r.protocol == "inversion") {
+    lua_getfield(L, 2, "source");
+    r.source = check_tensor(L, -1);
+    lua_pop(L, 1);
+    const auto n = static_cast<std::size_t>(r.source.size(0));
+    if (!rows.empty()) {
+      if (rows.size() != 2 || !factual.empty() || !counterfactual.empty())
+        throw Error("inversion counterfactual: give factual = and counterfactual = prompts, or attributes = "
+                    "{{factual}, {counterfactual}}");
+      r.factual.attributes.assign(n, rows[0]);
+      r.counterfactual.attributes.assign(n, rows[1]);
+    } else {
+      r.factual.prompts.assign(n, factual);
+      r.counterfactual.prompts.assign(n, counterfactual);
+    }
+    push_tensor(L, box.model->counterfactual(r).counterfactual.volumes);
+    return 1;
+  }
+  const bool by_prompts = rows.empty() && prompts.size() == 2, by_attributes = rows.size() == 2 && prompts.empty();
+  if (!by_prompts && !by_attributes)
+    throw Error("fixed-noise counterfactual: give prompts = {factual, counterfactual} or attributes = "
+                "{{factual}, {counterfactual}}");
+  if (by_prompts) {
+    r.factual.prompts = {prompts[0]};
+    r.counterfactual.prompts = {prompts[1]};
+  } else {
+    r.factual.attributes = {rows[0]};
+    r.counterfactual.attributes = {rows[1]};
+  }
+  const Pair pair = box.model->counterfactual(r);
+  push_tensor(L, pair.factual.volumes);
+  push_tensor(L, pair.counterfactual.volumes);
+  return 2;
+}
+
+int model_save(lua_State* L) {
+  check_model(L, 1).model->save(run_path(L, luaL_checkstring(L, 2)));
+  return 0;
+}
+
+int model_load(lua_State* L) {
+  check_model(L, 1).model->load(run_path(L, luaL_checkstring(L, 2)));
+  return 0;
+}
+
+int model_config(lua_State* L) {
+  lua_pushstring(L, check_model(L, 1).model->config_json().c_str());
+  return 1;
+}
+
+int model_gc(lua_State* L) {
+  static_cast<ModelBox*>(luaL_checkudata(L, 1, kModelMeta))->~ModelBox();
+  return 0;
+}
+
+}  // namespace
+
+void open_models(lua_State* L) {
+  static const luaL_Reg methods[] = {{"fit", guarded<model_fit>},
+                                     {"generate", guarded<model_generate>},
+                                     {"counterfactual", guarded<model_counterfactual>},
+                                     {"save", guarded<model_save>},
+                                     {"load", guarded<model_load>},
+                                     {"config", guarded<model_config>},
+                                     {nullptr, nullptr}};
+  luaL_newmetatable(L, kModelMeta);
+  lua_pushcfunction(L, model_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+
+  lua_pushcfunction(L, guarded<model_new>);
+  lua_setfield(L, -2, "model");
+  for (const auto& name : model_family_names()) {
+    lua_pushstring(L, name.c_str());
+    lua_pushcclosure(L, guarded<family_new>, 1);
+    lua_setfield(L, -2, name.c_str());
+  }
+}
+
+}  // namespace whatif::lua
