@@ -57,7 +57,7 @@ void add_pulmonary_tree(ChestAnatomy& a, int side, std::mt19937_64& rng) {
       Point q{b.p[0] + d[0] / distance * length, b.p[1] + d[1] / distance * length, b.p[2] + d[2] / distance * length};
       if (a.lung_side(q) != side) continue;
       a.vessels.add({b.p, q, b.r});
-      if (b.generation < 4)
+      if (b.generation < 6)
         stack.push_back({q, {d[0] / distance, d[1] / distance, d[2] / distance}, b.r * 0.79, b.length * 0.8, b.generation + 1});
     }
   }
@@ -319,7 +319,8 @@ PointInfo ChestAnatomy::classify(const Point& p, double scale, double h) const {
   if (ellipse_depth(x, y, body_a, body_b) < fat) return set(ChestTissue::fat);
   const double cavity = cavity_depth(p);
   if (cavity < 0) return set(ChestTissue::muscle);
-  if (std::abs(x) < 40 && y < spine_y - 0.5 * vertebra_r) return set(ChestTissue::muscle);  // paraspinal
+  const double back = spine_y - 0.5 * vertebra_r;  // paraspinal muscles: a half-ellipse behind the spine
+  if (y < back && std::pow(x / 42, 2) + std::pow((y - back) / 60, 2) < 1) return set(ChestTissue::muscle);
   const double rho = heart_rho(*this, p, scale);
   if (rho <= 1) {
     const double depth = (1 - rho) * std::min({scale * heart_axes[0], scale * heart_axes[1], heart_axes[2]});

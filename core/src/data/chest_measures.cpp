@@ -13,7 +13,8 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 constexpr float kAirLike = -600, kDense = -400, kFluidBelow = 25;
-constexpr double kConsolidationMinMl = 10, kMixedSd = 35;
+constexpr float kFatBelow = -45;
+constexpr double kConsolidationMinMl = 10, kCardiacFat = 0.1;
 
 void require_volume(const at::Tensor& hu, const char* what) {
   if (!hu.defined() || hu.dim() != 3) throw Error(std::string("chest measures: ") + what + " must be a [D, H, W] HU volume");
@@ -125,18 +126,18 @@ ChestChange chest_change(const at::Tensor& source, const at::Tensor& target, con
       geometry.index_to_point({0.5 * double(W - 1), 0.5 * double(H - 1), 0.5 * double(source.size(0) - 1)})[0];
   ChestChange change;
   for (int direction : {1, -1}) {  // +1: turned dense in the target; -1: turned air-like
-    const at::Tensor turned = direction > 0 ? (s < kAirLike) & (t > kDense) : (s > kDense) & (t < kAirLike);
     const at::Tensor dense = (direction > 0 ? t : s).contiguous();
+    const at::Tensor turned = direction > 0 ? (s < kAirLike) & (t > kDense) : (s > kDense) & (t < kAirLike);
     const float* hu = dense.data_ptr<float>();
     for (const auto& component : components(turned)) {
-      double sum = 0, square = 0, ci = 0, cj = 0, ck = 0;
+      // A heart growing into the lung brings its pericardial fat: components with fat are cardiac.
+      double sum = 0, ci = 0, cj = 0, ck = 0, fat = 0;
       for (auto v : component) {
-        sum += hu[v], square += double(hu[v]) * hu[v];
+        sum += hu[v], fat += hu[v] < kFatBelow;
         ci += double(v % W), cj += double((v / W) % H), ck += double(v / (H * W));
       }
       const double n = double(component.size()), ml = direction * n * voxel_ml, mean = sum / n;
-      // Fluid and consolidation are uniform; a heart that grows adds fat and muscle (mixed HU).
-      if (n > 1 && std::sqrt(std::max(0.0, square / n - mean * mean)) > kMixedSd) continue;
+      if (fat >= kCardiacFat * n) continue;
       if (mean < kFluidBelow) {
         const double x = geometry.index_to_point({ci / n, cj / n, ck / n})[0];
         change.effusion_ml[x < midline ? 0 : 1] += ml;  // LPS x grows toward the patient's left

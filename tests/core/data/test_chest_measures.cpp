@@ -40,8 +40,8 @@ CATCH_TEST_CASE("chest change measure: a fluid block in the right lung, voxel fo
   CATCH_REQUIRE(c.consolidation_ml == 0);
   c = chest_change(target, source, box_geometry());  // resolving is negative
   CATCH_REQUIRE(c.effusion_ml[0] == Approx(-expected));
-  // The same block at 35 HU: dense, under 10 ml (4.1 ml), so a nodule; half fat, half muscle
-  // (a heart growing into the lung) is not counted.
+  // The same block at 35 HU: dense, under 10 ml (4.1 ml), so a nodule; with a fat half (a heart
+  // growing into the lung) it is not counted.
   target.slice(0, 10, 10 + n).slice(1, 10, 10 + n).slice(2, 25, 25 + n).fill_(35.0f);
   c = chest_change(source, target, box_geometry());
   CATCH_REQUIRE(c.effusion_ml[0] == 0);

@@ -25,10 +25,10 @@ double emphysema_percent(const at::Tensor& hu);
 
 // Change from `source` to `target` (both [D, H, W] HU on the same grid): voxels that turn from
 // air-like (< -600 HU) to dense (> -400 HU), minus those that turn back, grouped into connected
-// components (26-neighbourhood). Uniform components (HU standard deviation <= 35; a growing heart
-// adds fat and muscle and is skipped) are classed by their mean HU: fluid (< 25 HU) is effusion,
-// on the side of its centroid; denser components of 10 ml or more are consolidation, smaller ones
-// nodules. Volumes in ml; positive = grown.
+// components (26-neighbourhood). A component with 10 % or more fat (< -45 HU) is a heart growing
+// into the lung with its pericardial fat and is skipped; the others are classed by their mean HU:
+// fluid (< 25 HU) is effusion, on the side of its centroid; denser components of 10 ml or more are
+// consolidation, smaller ones nodules. Volumes in ml; positive = grown.
 struct ChestChange {
   std::array<double, 2> effusion_ml{0, 0};  // right, left (the patient's)
   double consolidation_ml = 0;
