@@ -343,7 +343,7 @@ int measure(const std::vector<std::string>& args) {
   std::cout << "pairs " << result.at("pairs") << " (scales fitted on even subjects, errors on odd subjects)\n";
   std::cout << std::left << std::setw(20) << "measure" << std::setw(10) << "scale" << std::setw(12) << "error"
             << std::setw(14) << "mean |truth|" << "correlation\n";
-  for (const char* name : {"effusion_ml", "consolidation_ml", "nodule_ml", "emphysema_percent"}) {
+  for (const char* name : {"effusion_ml", "consolidation_ml", "nodule_ml", "emphysema_percent", "ctr"}) {
     const std::string n = name;
     std::cout << std::setw(20) << n << std::fixed << std::setprecision(3) << std::setw(10) << result.at(n + "_scale")
               << std::setw(12) << result.at(n + "_error") << std::setw(14) << result.at(n + "_truth")

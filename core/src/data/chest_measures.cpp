@@ -99,6 +99,45 @@ at::Tensor aerated_lung(const at::Tensor& hu) {
   return inside & ~(core | (grown & (raw < -900)));
 }
 
+}  // namespace
+
+double cardiothoracic_ratio(const at::Tensor& hu) {
+  require_volume(hu, "the volume");
+  const at::Tensor lung = aerated_lung(hu);
+  const at::Tensor smooth = mean3(hu);
+  const std::int64_t D = hu.size(0), H = hu.size(1), W = hu.size(2);
+  const at::Tensor columns = at::nonzero(lung.any(0).any(0)).flatten();
+  if (columns.numel() == 0) return 0;
+  const double thorax = (columns.max() - columns.min() + 1).item<double>();  // inner thoracic width
+  // Axial slices well inside the lungs (at least half the largest lung area: above the domes).
+  const at::Tensor area = lung.sum(at::IntArrayRef{1, 2}).to(at::kDouble);
+  const double most = area.max().item<double>();
+  // Heart muscle and blood: soft tissue denser than fluid (25 HU) and lighter than bone, between
+  // the lungs along a row, in front of the lungs' centre (the spine and the muscles behind it lie
+  // between the lungs too).
+  const at::Tensor between = (lung.cumsum(2) > 0) & (lung.flip(2).cumsum(2).flip(2) > 0);
+  const at::Tensor rows = at::arange(H, at::kDouble).view({1, H, 1});
+  const at::Tensor centre = (lung.to(at::kDouble) * rows).sum(at::IntArrayRef{1, 2}) / area.clamp_min(1);
+  const at::Tensor front = rows > centre.view({D, 1, 1});
+  const at::Tensor heart_like = (smooth > 25) & (smooth < 150) & between & front &
+                                (area >= 0.5 * most).view({D, 1, 1});
+  double widest = 0;
+  const auto parts = components(heart_like);
+  std::size_t largest = 0;
+  for (std::size_t c = 1; c < parts.size(); ++c)
+    if (parts[c].size() > parts[largest].size()) largest = c;
+  if (parts.empty()) return 0;
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> extent;  // per slice: min, max column
+  for (auto v : parts[largest]) {
+    auto [it, fresh] = extent.emplace(v / (H * W), std::make_pair(v % W, v % W));
+    if (!fresh) it->second.first = std::min(it->second.first, v % W), it->second.second = std::max(it->second.second, v % W);
+  }
+  for (const auto& [k, e] : extent) widest = std::max(widest, double(e.second - e.first + 1));
+  return widest / thorax;
+}
+
+namespace {
+
 struct Stats {
   std::vector<double> measured, truth;
   std::vector<bool> calibration;
@@ -185,6 +224,7 @@ std::map<std::string, double> calibrate_chest_measures(
       if (!emphysema_done[index]) {
         emphysema_done[index] = true;
         add("emphysema_percent", emphysema_percent(e->image[0]), attribute(*e, "emphysema_percent"));
+        add("ctr", cardiothoracic_ratio(e->image[0]), attribute(*e, "ctr"));
       }
   }
   std::map<std::string, double> out{{"pairs", static_cast<double>(pairs.size())}};

@@ -59,7 +59,7 @@ CATCH_TEST_CASE("chest change measure: a fluid block in the right lung, voxel fo
 
 CATCH_TEST_CASE("chest effect measures on real twins: stated errors after calibration") {
   ChestOptions o;
-  o.size = 48;
+  o.size = 64;  // at 32³–48³ the heart's edges are too coarse for the ratio (docs/data.md)
   o.seed = 2;
   const SyntheticChest chest(o);
   const std::int64_t subjects = 24;
@@ -76,4 +76,6 @@ CATCH_TEST_CASE("chest effect measures on real twins: stated errors after calibr
   CATCH_REQUIRE(result.at("emphysema_percent_correlation") > 0.98);
   CATCH_REQUIRE(result.at("emphysema_percent_error") < 1.0);
   CATCH_REQUIRE(result.at("consolidation_ml_correlation") > 0.9);
+  CATCH_REQUIRE(result.at("ctr_correlation") > 0.5);
+  CATCH_REQUIRE(result.at("ctr_error") < 0.03);
 }

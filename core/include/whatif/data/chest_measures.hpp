@@ -23,6 +23,13 @@ namespace whatif::data {
 // one voxel around it). `hu`: [D, H, W].
 double emphysema_percent(const at::Tensor& hu);
 
+// Cardiothoracic ratio on one volume: the widest transverse extent (along index axis i, the
+// patient's left-right axis) of the largest connected body of heart muscle and blood (25–150 HU
+// after a 3×3×3 mean: denser than fluid, lighter than bone) lying between the lungs along a row,
+// in front of the lungs' centre, in axial slices that hold at least half the largest lung area;
+// over the lungs' transverse extent. Index axis j must run toward the front.
+double cardiothoracic_ratio(const at::Tensor& hu);
+
 // Change from `source` to `target` (both [D, H, W] HU on the same grid): voxels that turn from
 // air-like (< -600 HU) to dense (> -400 HU), minus those that turn back, grouped into connected
 // components (26-neighbourhood). A component with 10 % or more fat (< -45 HU) is a heart growing
@@ -41,7 +48,7 @@ ChestChange chest_change(const at::Tensor& source, const at::Tensor& target, con
 // Scales are fitted on even subjects (least squares through the origin) and the errors are those
 // of the scaled measures on odd subjects. Keys: "<measure>_scale", "<measure>_error" (mean
 // absolute error, ml or percentage points), "<measure>_truth" (mean absolute true value) and
-// "<measure>_correlation", for effusion_ml, consolidation_ml, nodule_ml and emphysema_percent;
+// "<measure>_correlation", for effusion_ml, consolidation_ml, nodule_ml, emphysema_percent and ctr;
 // "pairs".
 std::map<std::string, double> calibrate_chest_measures(
     const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
