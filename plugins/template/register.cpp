@@ -3,6 +3,7 @@
 #include <whatif/registry/registry.hpp>
 
 #include "constant_snr.hpp"
+#include "tiny_cnn.hpp"
 
 namespace {
 
@@ -12,6 +13,15 @@ void register_components(whatif::Registry& registry) {
       {{"snr", whatif::OptionType::Double, 1.0, "signal-to-noise ratio α²/σ² (> 0)"}},
       [](const whatif::Options& o) {
         return std::make_shared<whatif_template::ConstantSnrSchedule>(o.get_double("snr"));
+      });
+  registry.add<whatif::Denoiser>(
+      "denoiser", "tiny-cnn", "conv, noise-modulated GroupNorm-SiLU, conv: whatif::nn layers in a plugin",
+      {{"spatial_dims", whatif::OptionType::Int, std::int64_t{2}, "2 or 3"},
+       {"channels", whatif::OptionType::Int, std::int64_t{1}, "image channels in and out"},
+       {"width", whatif::OptionType::Int, std::int64_t{16}, "hidden channels"}},
+      [](const whatif::Options& o) {
+        return std::make_shared<whatif_template::TinyCnnDenoiser>(
+            static_cast<int>(o.get_int("spatial_dims")), o.get_int("channels"), o.get_int("width"));
       });
 }
 

@@ -76,5 +76,21 @@ expect 2 "unrecognised option|unrecognized option" -- "$whatif" run "$here/ok.lu
 expect 1 "--device cuda" -- "$whatif" run "$here/ok.lua" --device cuda --out "$work/run6"
 expect 1 "expected cpu or cuda" -- "$whatif" run "$here/ok.lua" --device tpu --out "$work/run6"
 
+# Model families: listed, described with the request defaults, and those defaults are the ones
+# docs/lua-api.md states.
+expect 0 "model +diffusion" -- "$whatif" plugins list
+expect 0 "fit options:" -- "$whatif" plugins info model/diffusion
+expect 1 "did you mean 'diffusion'" -- "$whatif" plugins info model/difusion
+info=$("$whatif" plugins info model/diffusion 2>&1)
+docs="$here/../../docs/lua-api.md"
+for key in steps batch_size lr warmup min_lr_ratio weight_decay guidance t_start; do
+  checks=$((checks + 1))
+  value=$(awk -v k="$key" '$1 == k { print $3; exit }' <<<"$info")
+  if ! grep -qE "\| \`$key\` \| $value( |\|)" "$docs"; then
+    failures=$((failures + 1))
+    echo "FAIL: docs/lua-api.md does not give $key the default $value that plugins info shows"
+  fi
+done
+
 echo "$((checks - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]

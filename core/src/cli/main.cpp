@@ -16,6 +16,8 @@
 #include "host/environment.hpp"
 #include "host/host.hpp"
 #include "lua/script.hpp"
+#include "model/requests.hpp"
+#include "whatif/model_family.hpp"
 #include "whatif/registry/registry.hpp"
 #include "whatif/registry/suggest.hpp"
 
@@ -102,6 +104,44 @@ int command_run(const std::vector<std::string>& args) {
   return 0;
 }
 
+// "title:" and one line per option (name, type, default, doc), or "title: none".
+void print_schema(const std::string& title, const Schema& schema) {
+  if (schema.empty()) {
+    std::cout << title << ": none\n";
+    return;
+  }
+  std::cout << title << ":\n";
+  std::size_t name_width = 4, default_width = 7;
+  for (const auto& spec : schema) {
+    name_width = std::max(name_width, spec.name.size());
+    default_width = std::max(default_width, to_string(spec.default_value).size());
+  }
+  for (const auto& spec : schema)
+    std::cout << "  " << std::left << std::setw(name_width + 2) << spec.name << std::setw(13)
+              << to_string(spec.type) << std::setw(default_width + 2) << to_string(spec.default_value)
+              << spec.doc << "\n";
+}
+
+// A model family: its parts and options, and the options its fit, generate and counterfactual
+// take (the defaults are the request structs', the same the Lua schemas use).
+void print_model_family(const ModelFamily& family) {
+  std::cout << "model/" << family.name << " — " << family.doc << "\nparts:";
+  for (const auto& part : family.parts) std::cout << " " << part;
+  std::cout << "\n";
+  print_schema("options", family.options);
+  print_schema("fit options", fit_fields().schema());
+  Schema sampling;
+  for (const auto& spec : sampling_fields().schema())
+    if (family.sampling.count(spec.name)) sampling.push_back(spec);
+  for (const auto& spec : decoding_fields().schema()) sampling.push_back(spec);
+  Schema generate = condition_fields().schema();
+  generate.insert(generate.end(), sampling.begin(), sampling.end());
+  print_schema("generate options (and attributes = {{name = value}, ...})", generate);
+  Schema counterfactual = counterfactual_fields().schema();
+  counterfactual.insert(counterfactual.end(), sampling.begin(), sampling.end());
+  print_schema("counterfactual options", counterfactual);
+}
+
 int command_plugins(const std::vector<std::string>& args) {
   po::options_description options("plugins options");
   options.add_options()("action", po::value<std::string>()->required(), "list | info")(
@@ -132,32 +172,27 @@ int command_plugins(const std::vector<std::string>& args) {
     for (const FactoryEntry* e : entries)
       std::cout << std::setw(14) << e->kind << std::setw(name_width + 2) << e->name << std::setw(10)
                 << e->version << (e->library.empty() ? e->plugin : e->library) << "\n";
+    for (const auto& name : model_family_names())
+      std::cout << std::setw(14) << "model" << std::setw(name_width + 2) << name << std::setw(10) << "-"
+                << "(core)\n";
     return 0;
   }
   if (action != "info")
     throw UsageError("plugins " + action + ": unknown action" + did_you_mean(action, {"list", "info"}) +
                      " (use list or info)");
-  if (!vm.count("component")) throw UsageError("plugins info needs KIND/NAME, e.g. schedule/cosine");
+  if (!vm.count("component"))
+    throw UsageError("plugins info needs KIND/NAME, e.g. schedule/cosine or model/diffusion");
   const std::string which = vm["component"].as<std::string>();
   const auto slash = which.find('/');
   if (slash == std::string::npos) throw UsageError("plugins info " + which + ": expected KIND/NAME");
+  if (which.substr(0, slash) == "model") {
+    print_model_family(model_family(which.substr(slash + 1)));
+    return 0;
+  }
   const FactoryEntry& e = registry.find(which.substr(0, slash), which.substr(slash + 1));
   std::cout << e.kind << "/" << e.name << " — " << e.doc << "\n"
             << "plugin: " << e.plugin << " " << e.version << " (" << e.library << ")\n";
-  if (e.schema.empty()) {
-    std::cout << "options: none\n";
-    return 0;
-  }
-  std::cout << "options:\n";
-  std::size_t name_width = 4, default_width = 7;
-  for (const auto& spec : e.schema) {
-    name_width = std::max(name_width, spec.name.size());
-    default_width = std::max(default_width, to_string(spec.default_value).size());
-  }
-  for (const auto& spec : e.schema)
-    std::cout << "  " << std::left << std::setw(name_width + 2) << spec.name << std::setw(13)
-              << to_string(spec.type) << std::setw(default_width + 2) << to_string(spec.default_value)
-              << spec.doc << "\n";
+  print_schema("options", e.schema);
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include "data/volume_io.hpp"
+#include "util/hdf5_attributes.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace fs = std::filesystem;
@@ -442,20 +443,10 @@ StoreReader::StoreReader(const std::string& path) : impl_(std::make_unique<Impl>
         s.pairs.emplace_back(flat[2 * i], flat[2 * i + 1]);
       }
     }
-    H5::Group root = s.file.openGroup("/");
-    for (int i = 0; i < root.getNumAttrs(); ++i) {
-      H5::Attribute attribute = root.openAttribute(static_cast<unsigned>(i));
-      const std::string name = attribute.getName();
-      if (attribute.getTypeClass() == H5T_STRING) {
-        std::string value;
-        attribute.read(attribute.getStrType(), value);
-        s.root[name] = value;
-      } else if (attribute.getTypeClass() == H5T_INTEGER) {
-        long long value = 0;
-        attribute.read(H5::PredType::NATIVE_LLONG, &value);
-        s.root[name] = std::to_string(value);
-      }
-    }
+    // Scalar root attributes as text (a store's own are strings and integers; others are skipped).
+    const ScalarAttributes attributes = read_scalar_attributes(s.file.openGroup("/"));
+    s.root = attributes.strings;
+    for (const auto& [name, value] : attributes.integers) s.root[name] = std::to_string(value);
   } catch (const H5::Exception& e) {
     s.fail("cannot read the store: " + h5_reason(e));
   }

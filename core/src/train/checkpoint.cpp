@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include "util/hdf5_attributes.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace whatif {
@@ -138,25 +139,13 @@ Checkpoint read_checkpoint(const std::string& path) {
       }
     };
     walk("");
-    H5::Group root = file.openGroup("/");
-    for (int i = 0; i < root.getNumAttrs(); ++i) {
-      H5::Attribute attribute = root.openAttribute(static_cast<unsigned>(i));
-      const std::string name = attribute.getName();
-      // Reading a list into one value would overrun it: only scalar strings and integers are ours.
-      const H5T_class_t cls = attribute.getTypeClass();
-      if (attribute.getSpace().getSimpleExtentNpoints() != 1 || (cls != H5T_STRING && cls != H5T_INTEGER))
-        throw Error(path + ": attribute '" + name +
-                    "' is not a single string or integer; is this a whatif checkpoint?");
-      if (cls == H5T_STRING) {
-        std::string value;
-        attribute.read(attribute.getStrType(), value);
-        checkpoint.strings[name] = value;
-      } else {
-        std::int64_t value = 0;
-        attribute.read(H5::PredType::NATIVE_INT64, &value);
-        checkpoint.integers[name] = value;
-      }
-    }
+    const ScalarAttributes attributes = read_scalar_attributes(file.openGroup("/"));
+    // Only scalar strings and integers are ours.
+    if (!attributes.other.empty())
+      throw Error(path + ": attribute '" + attributes.other.front() +
+                  "' is not a single string or integer; is this a whatif checkpoint?");
+    checkpoint.strings = attributes.strings;
+    checkpoint.integers = attributes.integers;
   } catch (const H5::Exception& e) {
     throw Error(path + ": not a readable whatif checkpoint (" + e.getDetailMsg() + ")");
   }

@@ -23,4 +23,7 @@ out=$("$work/prefix/bin/whatif" plugins info schedule/constant-snr --plugin-path
 echo "$out"
 grep -q "plugin: template 0.1.0 ($plugin)" <<<"$out" || { echo "FAIL: not loaded from $plugin"; exit 1; }
 grep -qE "snr +number +1\.0" <<<"$out" || { echo "FAIL: option not shown"; exit 1; }
-echo "1 passed, 0 failed"
+# The denoiser links whatif::nn from the installed package and runs through the installed CLI.
+out=$("$work/prefix/bin/whatif" plugins info denoiser/tiny-cnn --plugin-path "$work/template")
+grep -q "plugin: template 0.1.0 ($plugin)" <<<"$out" || { echo "FAIL: tiny-cnn not loaded from $plugin"; exit 1; }
+echo "2 passed, 0 failed"

@@ -6,6 +6,7 @@
 
 #include "whatif/registry/error.hpp"
 #include "whatif/registry/registry.hpp"
+#include "whatif/denoiser.hpp"
 #include "whatif/schedule.hpp"
 
 namespace {
@@ -41,4 +42,28 @@ CATCH_TEST_CASE("constant-snr refuses a non-positive snr and has no inverse") {
                                 Catch::Contains("'snr' must be a positive number"));
   const auto schedule = make(registry, 2.0);
   CATCH_REQUIRE_THROWS_AS(schedule->time(at::zeros({3}, at::kDouble)), whatif::Error);
+}
+
+CATCH_TEST_CASE("tiny-cnn (whatif::nn layers in a plugin): starts at 0, keeps the shape, learns") {
+  whatif::Registry registry;
+  registry.load(std::string(WHATIF_PLUGIN_DIR) + "/libwhatif-plugin-template.so");
+  whatif::Options options;
+  options.set("width", std::int64_t{8});
+  const auto net = registry.create_as<whatif::Denoiser>("denoiser", "tiny-cnn", options);
+  at::manual_seed(0);
+  const at::Tensor x = at::randn({2, 1, 8, 8}), level = at::tensor({-1.0, 2.0});
+  const at::Tensor y0 = net->forward(x, level, {});
+  CATCH_REQUIRE(y0.sizes() == x.sizes());
+  CATCH_REQUIRE(y0.abs().max().item<double>() == 0.0);  // zero-initialised output convolution
+  // One gradient step on ||f(x) − x||² lowers it: gradients reach every layer through whatif::nn.
+  std::vector<at::Tensor> params;
+  for (auto& [name, p] : net->named_parameters()) params.push_back(p);
+  const auto loss = [&] { return (net->forward(x, level, {}) - x).square().mean(); };
+  const at::Tensor before = loss();
+  before.backward();
+  {
+    at::NoGradGuard no_grad;
+    for (auto& p : params) p -= 0.1 * p.grad();
+  }
+  CATCH_REQUIRE(loss().item<double>() < before.item<double>());
 }
