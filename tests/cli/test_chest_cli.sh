@@ -60,6 +60,8 @@ expect_bad_input "size 16: expected 32 to 128" -- "$whatif" data synth chest --s
 expect_bad_input "size 200: expected 32 to 128" -- "$whatif" data synth chest --subjects 1 --size 200 --out "$work/out/c.h5"
 expect_bad_input "subjects 0: expected at least 1" -- "$whatif" data synth chest --subjects 0 --out "$work/out/c.h5"
 expect_bad_input "subjects -3: expected at least 1" -- "$whatif" data synth chest --subjects -3 --out "$work/out/c.h5"
+expect_bad_input "fov 300\.0+ mm: expected 340 to 480" -- "$whatif" data synth chest --fov 300 --out "$work/out/c.h5"
+expect_bad_input "followups 5: expected 1 to 4" -- "$whatif" data synth chest --followups 5 --out "$work/out/c.h5"
 expect_bad_input "modality 'mri': expected ct or cxr" -- "$whatif" data synth chest --modality mri --out "$work/out/c.h5"
 
 if ! "$py" -c "import nibabel, h5py" 2>/dev/null; then

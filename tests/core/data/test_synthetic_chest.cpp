@@ -242,6 +242,20 @@ CATCH_TEST_CASE("synthetic chest: radiographs share subjects, text and findings 
     CATCH_REQUIRE(a[t].prompt == b[t].prompt);
     CATCH_REQUIRE(a[t].example.attributes == b[t].example.attributes);
   }
+  // PA orientation: the patient's right is on the viewer's left, the head at the top (rows run
+  // feet to head). A right-sided effusion projects into the left half, at the lung bases.
+  bool found = false;
+  for (std::int64_t s = 0; s < 40 && !found; ++s) {
+    const auto tables = cxr.findings(s);
+    if (!(tables[0].effusion_ml[0] > 100 && tables[0].effusion_ml[1] == 0)) continue;
+    const at::Tensor mask = cxr.scan(s, 0).example.mask[0];
+    const at::Tensor cols = at::nonzero(mask == kEffusionLabel).to(at::kDouble);
+    CATCH_REQUIRE(cols.size(0) > 0);
+    CATCH_REQUIRE(cols.select(1, 1).max().item<double>() < 32);
+    CATCH_REQUIRE(cols.select(1, 0).mean().item<double>() < 32);
+    found = true;
+  }
+  CATCH_REQUIRE(found);
   // A PA film: the lungs (left and right thirds of the chest, mid height) transmit more than
   // the mediastinum and spine (the central columns).
   const at::Tensor p = b[0].example.image[0];
