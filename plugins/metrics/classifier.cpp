@@ -7,11 +7,29 @@
 
 #include <torch/torch.h>
 
+#include <whatif/batch_sampler.hpp>
 #include <whatif/registry/error.hpp>
+#include <whatif/trainer.hpp>
 
 namespace whatif_metrics {
 
 namespace {
+
+// A torch module as the trainer sees a learned part.
+class TrainableModule : public whatif::Trainable {
+ public:
+  explicit TrainableModule(torch::nn::Module& module) : module_(module) {}
+  whatif::NamedTensors named_parameters() override {
+    whatif::NamedTensors out;
+    for (const auto& p : module_.named_parameters()) out.emplace_back(p.key(), p.value());
+    return out;
+  }
+  void train(bool on) override { module_.train(on); }
+  void to(const c10::Device& device) override { module_.to(device); }
+
+ private:
+  torch::nn::Module& module_;
+};
 
 torch::nn::AnyModule conv(int dims, std::int64_t in, std::int64_t out, std::int64_t stride) {
   if (dims == 3)
@@ -100,19 +118,26 @@ double AttributeClassifier::fit(const whatif::Dataset& data, std::uint64_t seed)
   const at::Tensor all = at::stack(images);
   const at::Tensor labels = class_index(at::tensor(values, at::kDouble));
   const at::Tensor train_index = at::tensor(split.train, at::kLong);
-  std::vector<at::Tensor> parameters = body_->parameters();
-  for (const auto& p : head_->parameters()) parameters.push_back(p);
-  torch::optim::AdamW optimizer(parameters, torch::optim::AdamWOptions(options_.lr).weight_decay(1e-4));
-  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0x5eedc1a55ULL);
-  body_->train(true);
-  for (std::int64_t step = 0; step < options_.steps; ++step) {
-    const at::Tensor pick = train_index.index_select(
-        0, at::randint(train_index.size(0), {options_.batch}, generator, at::kLong));
-    const at::Tensor loss = at::cross_entropy_loss(logits(all.index_select(0, pick)), labels.index_select(0, pick));
-    optimizer.zero_grad();
-    loss.backward();
-    optimizer.step();
-  }
+  // Trained by the one training loop: AdamW at a constant rate (no warmup, no decay of the rate),
+  // weight decay 1e-4 on the kernels, no clipping, no EMA; batches from the batch sampler.
+  whatif::TrainConfig config;
+  config.steps = options_.steps;
+  config.lr = options_.lr;
+  config.warmup = 0;
+  config.min_lr_ratio = 1.0;
+  config.weight_decay = 1e-4;
+  config.grad_clip = 0.0;
+  config.ema_decay = 0.0;
+  config.seed = seed ^ 0x5eedc1a55ULL;
+  config.label = "classifier";
+  TrainableModule body(*body_), head(*head_);
+  whatif::Trainer trainer(config, {{"body", &body}, {"head", &head}});
+  const whatif::BatchSampler sampler(train_index.size(0), options_.batch, 1, config.seed);
+  trainer.fit([&](std::int64_t step, std::int64_t micro, at::Generator&, std::map<std::string, double>&) {
+    const auto rows = sampler.indices(step, micro);
+    const at::Tensor pick = train_index.index_select(0, at::tensor(rows, at::kLong));
+    return at::cross_entropy_loss(logits(all.index_select(0, pick)), labels.index_select(0, pick));
+  });
   body_->train(false);
   const at::Tensor held = at::tensor(split.heldout, at::kLong);
   return predict(all.index_select(0, held)).eq(labels.index_select(0, held)).to(at::kDouble).mean().item<double>();

@@ -8,6 +8,7 @@
 
 #include "diffusion/latent_cache.hpp"
 #include "diffusion/tiling.hpp"
+#include "whatif/batch_sampler.hpp"
 #include "train/checkpoint.hpp"
 #include "whatif/registry/error.hpp"
 
@@ -91,14 +92,14 @@ FitResult DiffusionModel::fit(const Dataset& data, const FitRequest& options) {
   train.config_json = config_json();
   Trainer trainer(train, trainable_parts());
   const std::int64_t batch = options.batch_size;
-  auto loss = [&](std::int64_t, std::int64_t, at::Generator& generator,
+  const BatchSampler sampler(n, batch, train.accumulate, train.seed);
+  auto loss = [&](std::int64_t step, std::int64_t micro, at::Generator& generator,
                   std::map<std::string, double>&) {
-    const at::Tensor indices = at::randint(n, {batch}, generator, at::kLong);
     std::vector<at::Tensor> latents;
     CondInput input;
     std::vector<std::map<std::string, double>> attributes;
-    for (std::int64_t b = 0; b < batch; ++b) {
-      const auto i = static_cast<std::size_t>(indices[b].item<std::int64_t>());
+    for (const std::int64_t index : sampler.indices(step, micro)) {
+      const auto i = static_cast<std::size_t>(index);
       latents.push_back(representations[i]);
       input.text.push_back(encoded.texts[i]);
       attributes.push_back(encoded.attributes[i]);

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "diffusion/process.hpp"
-#include "train/trainer.hpp"
+#include "whatif/trainer.hpp"
 #include "whatif/conditioning.hpp"
 #include "whatif/dataset.hpp"
 #include "whatif/denoiser.hpp"

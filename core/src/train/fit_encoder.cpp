@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "util/progress.hpp"
+#include "whatif/batch_sampler.hpp"
 #include "whatif/dataset.hpp"
 #include "whatif/encoder.hpp"
 #include "whatif/registry/error.hpp"
@@ -28,11 +29,11 @@ EncoderFit fit_encoder(Encoder& encoder, const Dataset& data, TrainConfig config
   }
   EncoderFit result;
   Trainer trainer(config, {{"encoder", &encoder}});
-  result.train = trainer.fit([&](std::int64_t, std::int64_t, at::Generator& generator,
+  const BatchSampler sampler(n, batch_size, config.accumulate, config.seed);
+  result.train = trainer.fit([&](std::int64_t step, std::int64_t micro, at::Generator&,
                                  std::map<std::string, double>& logs) {
-    const at::Tensor indices = at::randint(n, {batch_size}, generator, at::kLong);
     std::vector<at::Tensor> batch;
-    for (std::int64_t b = 0; b < batch_size; ++b) batch.push_back(images[indices[b].item<std::int64_t>()]);
+    for (const std::int64_t i : sampler.indices(step, micro)) batch.push_back(images[static_cast<std::size_t>(i)]);
     const at::Tensor loss = encoder.loss(at::stack(batch), logs);
     for (const auto& [name, value] : logs) result.logs[name].push_back(value);
     return loss;

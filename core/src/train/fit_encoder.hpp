@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "train/trainer.hpp"
+#include "whatif/trainer.hpp"
 
 namespace whatif {
 

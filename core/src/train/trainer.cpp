@@ -1,4 +1,4 @@
-#include "train/trainer.hpp"
+#include "whatif/trainer.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -34,10 +34,19 @@ Trainer::Trainer(TrainConfig config, std::vector<std::pair<std::string, Trainabl
     for (auto& [name, p] : part->named_parameters())
       if (p.requires_grad()) params_.emplace_back(prefix + "." + name, p);
   for (const auto& [name, p] : params_) {
+    decays_.push_back(decays(name, p));
     m_.push_back(at::zeros_like(p));
     v_.push_back(at::zeros_like(p));
     if (config_.ema_decay > 0) ema_.push_back(p.detach().clone());
   }
+}
+
+bool Trainer::decays(const std::string& name, const at::Tensor& parameter) {
+  if (parameter.dim() < 2) return false;  // biases, norm scales and shifts, scalars
+  const auto last_dot = name.rfind('.');
+  const std::string owner = name.substr(0, last_dot == std::string::npos ? 0 : last_dot);
+  const std::string leaf = name.substr(last_dot == std::string::npos ? 0 : last_dot + 1);
+  return owner.find("embedding") == std::string::npos && leaf.find("embedding") == std::string::npos;
 }
 
 double Trainer::learning_rate(std::int64_t step) const {
@@ -170,7 +179,7 @@ TrainResult Trainer::fit(const MicroLoss& loss) {
       at::Tensor& p = params_[i].second;
       if (!p.grad().defined()) continue;
       const at::Tensor g = p.grad();
-      if (config_.weight_decay > 0) p.mul_(1.0 - lr * config_.weight_decay);
+      if (config_.weight_decay > 0 && decays_[i]) p.mul_(1.0 - lr * config_.weight_decay);
       m_[i].mul_(b1).add_(g, 1.0 - b1);
       v_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
       const at::Tensor denominator = (v_[i] / correction2).sqrt_().add_(config_.eps);

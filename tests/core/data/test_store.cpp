@@ -7,7 +7,6 @@
 #include <ATen/ATen.h>
 
 #include "core/data/temp_dir.hpp"
-#include "whatif/data/loader.hpp"
 #include "whatif/data/store.hpp"
 #include "whatif/registry/error.hpp"
 
@@ -112,62 +111,4 @@ CATCH_TEST_CASE("an uncommitted store leaves nothing behind; bad stores name the
     out << bytes.substr(0, bytes.size() / 2);
   }
   CATCH_REQUIRE_THROWS_WITH(StoreReader(dir / "cut.h5"), Catch::Contains(dir / "cut.h5"));
-}
-
-CATCH_TEST_CASE("the loader's batches depend on the seed and epoch, never on the thread count") {
-  whatif_test::TempDir dir;
-  const std::string path = write_store(dir, 11, 3);
-  const auto dataset = std::make_shared<StoreDataset>(path);
-  const StoreReader store(path);
-  const auto run = [&](int threads, std::int64_t epoch) {
-    LoaderOptions options;
-    options.batch_size = 4;
-    options.threads = threads;
-    options.prefetch = 2;
-    options.seed = 7;
-    Loader loader(dataset, options);
-    loader.start_epoch(epoch);
-    std::vector<std::int64_t> order;
-    while (auto batch = loader.next()) {
-      CATCH_REQUIRE(batch->images.size(0) == static_cast<std::int64_t>(batch->indices.size()));
-      CATCH_REQUIRE(batch->masks.defined());
-      for (std::size_t b = 0; b < batch->indices.size(); ++b) {
-        const auto i = batch->indices[b];
-        CATCH_REQUIRE(at::equal(batch->images[b], store.image(i)));
-        CATCH_REQUIRE(batch->text[b] == store.text(i));
-        CATCH_REQUIRE(batch->attributes.at("level")[b].item<double>() == static_cast<double>(i % 3));
-        CATCH_REQUIRE(std::isnan(batch->attributes.at("only_even")[b].item<double>()) == (i % 2 == 1));
-        order.push_back(i);
-      }
-    }
-    CATCH_REQUIRE(loader.batches_per_epoch() == 3);
-    return order;
-  };
-  const auto single = run(1, 0);
-  CATCH_REQUIRE(single == epoch_order(11, true, 7, 0));
-  CATCH_REQUIRE(std::set<std::int64_t>(single.begin(), single.end()).size() == 11);
-  CATCH_REQUIRE(run(3, 0) == single);
-  CATCH_REQUIRE(run(3, 1) == epoch_order(11, true, 7, 1));
-  CATCH_REQUIRE(epoch_order(11, true, 7, 1) != single);
-}
-
-CATCH_TEST_CASE("a worker's error reaches the consumer") {
-  class Failing : public whatif::Dataset {
-   public:
-    std::int64_t size() const override { return 4; }
-    Example get(std::int64_t i) const override {
-      if (i == 2) throw whatif::Error("example 2 is broken");
-      Example e;
-      e.image = at::zeros({1, 2, 2});
-      return e;
-    }
-    std::vector<std::string> attribute_names() const override { return {}; }
-  };
-  LoaderOptions options;
-  options.batch_size = 1;
-  options.shuffle = false;
-  Loader loader(std::make_shared<Failing>(), options);
-  CATCH_REQUIRE(loader.next().has_value());
-  CATCH_REQUIRE(loader.next().has_value());
-  CATCH_REQUIRE_THROWS_WITH(loader.next(), Catch::Contains("example 2 is broken"));
 }

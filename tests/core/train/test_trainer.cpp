@@ -8,7 +8,7 @@
 
 #include "train/autocast.hpp"
 #include "train/checkpoint.hpp"
-#include "train/trainer.hpp"
+#include "whatif/trainer.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace fs = std::filesystem;

@@ -40,6 +40,10 @@ class Trainer {
 
   // Deterministic seed for (seed, step, micro) — SplitMix64 mixing.
   static std::uint64_t step_seed(std::uint64_t seed, std::int64_t step, std::int64_t micro);
+  // AdamW's decoupled weight decay applies to matrices and convolution kernels only; biases, norm
+  // parameters (dim < 2) and embedding tables (a name with "embedding") are left undecayed, the
+  // split of nanoGPT's configure_optimizers with embeddings moved to the undecayed group.
+  static bool decays(const std::string& name, const at::Tensor& parameter);
 
  private:
   void save(std::int64_t step, const std::vector<double>& losses);
@@ -55,6 +59,7 @@ class Trainer {
   std::vector<std::pair<std::string, Trainable*>> parts_;
   NamedTensors params_;                   // trainable parameters, by full name
   std::vector<at::Tensor> m_, v_, ema_;   // AdamW moments and EMA, aligned with params_
+  std::vector<bool> decays_;              // weight decay applies, aligned with params_
   bool ema_active_ = false;
 };
 
