@@ -10,6 +10,9 @@
 -- `widths` and `batch` are the pixel U-Net's; `latent_widths` and `latent_batch` the latent
 -- U-Net's (batch 16 by default: a latent step at batch 16 costs what a pixel step at batch 4 does,
 -- so both models train for about the same time).
+-- `guidances` are the guidance weights swept. `latent_base_size` > 0 gives the latent model a
+-- Simple Diffusion shifted-cosine schedule (size = the latent side, base = this; a base above the
+-- latent side shifts training towards less noise), 0 the plain cosine of the pixel model.
 -- `spaces` swaps the encoder (and moves cross-attention to the same physical resolutions, below):
 -- "pixel" diffuses the volume itself, "kl-vae" a 4×16³
 -- latent of a kl-vae trained first (2× downsampling, models/vae-seedN.h5, 1600 steps in bf16 with
@@ -24,6 +27,7 @@ local cf = require "counterfactual"
 local p = whatif.params{
   subjects = 32, size = 32, dims = 3, steps = 1500, batch = 4, lr = 1e-3, bf16 = true,
   sample_steps = 50, pairs = 8, delta = 0.1, classifier_steps = 300, spaces = {"pixel"},
+  guidances = {0.0, 0.5, 1.0, 2.0, 3.0}, latent_base_size = 0,
   cross_attention_levels = {1, 2}, widths = {16, 32, 64}, latent_widths = {16, 32, 64}, latent_batch = 16,
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
   vae_hard_weight = 10.0, vae_hard_fraction = 0.01,
@@ -74,7 +78,10 @@ local function build(space, seed)
                                         channels = space == "pixel" and p.widths or p.latent_widths,
                                         attention_levels = {}, cross_attention_levels = cross_levels(space),
                                         context_dim = 64, dropout = 0.1}),
-    schedule = whatif.schedule("cosine"),
+    schedule = (space ~= "pixel" and p.latent_base_size > 0)
+      and whatif.schedule("shifted-cosine", {size = p.size // p.downsample, base_size = p.latent_base_size,
+                                             spatial_dims = p.dims})
+      or whatif.schedule("cosine"),
     sampler = whatif.sampler("ddim"),
     conditioning = whatif.conditioning("cross-attention", {context_dim = 64, dropout = 0.1}),
     text = whatif.text("transformer", {width = 64, layers = 1, heads = 4, vocab_size = 64}),
@@ -83,7 +90,7 @@ end
 
 local results = whatif.experiment{
   name = "ms_guidance",
-  arms = whatif.grid{space = p.spaces, guidance = {0.0, 0.5, 1.0, 2.0, 3.0}},
+  arms = whatif.grid{space = p.spaces, guidance = p.guidances},
   seeds = {1},
   run = function(arm, ctx)
     local model = build(arm.space, ctx.seed)
