@@ -3,24 +3,7 @@
 # usage: test_cli.sh WHATIF TEST_PLUGIN_DIR SCRIPTS_DIR
 set -u
 whatif=$1 test_plugins=$2 here=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0 checks=0
-
-# expect CODE PATTERN -- COMMAND...: the exit code must be CODE and the output must match PATTERN.
-expect() {
-  local code=$1 pattern=$2
-  shift 3
-  local out status
-  out=$("$@" 2>&1)
-  status=$?
-  checks=$((checks + 1))
-  if [ "$status" -ne "$code" ] || ! grep -qE -- "$pattern" <<<"$out"; then
-    failures=$((failures + 1))
-    echo "FAIL: $* -> exit $status (want $code), output:"
-    sed 's/^/    /' <<<"$out"
-  fi
-}
+source "$(dirname "$0")/expect.sh"
 
 # An error is exactly one line starting with "error:".
 expect_one_line_error() {

@@ -149,17 +149,7 @@ int encoder_fit(lua_State* L) {
   const Options o = resolved_options(L, 3, part_fit_fields().schema(), "encoder:fit");
   const FitRequest request = fit_request(L, o, false, "encoder");
   const EncoderFit result = fit_encoder(*encoder, *dataset, request.train, request.batch_size);
-  lua_newtable(L);
-  push_value(L, Value(result.train.losses));
-  lua_setfield(L, -2, "losses");
-  for (const auto& [name, values] : result.logs) {
-    push_value(L, Value(values));
-    lua_setfield(L, -2, name.c_str());
-  }
-  lua_pushinteger(L, result.train.steps_done);
-  lua_setfield(L, -2, "steps");
-  lua_pushnumber(L, result.train.seconds);
-  lua_setfield(L, -2, "seconds");
+  push_fit_result(L, result.train, result.logs);
   lua_pushnumber(L, result.scale);
   lua_setfield(L, -2, "scale");
   lua_pushnumber(L, result.recon_psnr);
@@ -230,6 +220,20 @@ FitRequest fit_request(lua_State* L, const Options& o, bool with_data_options, c
   if (!request.latent_cache.empty()) request.latent_cache = run_path(L, request.latent_cache);
   request.train.label = label;
   return request;
+}
+
+void push_fit_result(lua_State* L, const TrainResult& train, const std::map<std::string, std::vector<double>>& logs) {
+  lua_newtable(L);
+  push_value(L, Value(train.losses));
+  lua_setfield(L, -2, "losses");
+  for (const auto& [name, values] : logs) {
+    push_value(L, Value(values));
+    lua_setfield(L, -2, name.c_str());
+  }
+  lua_pushinteger(L, train.steps_done);
+  lua_setfield(L, -2, "steps");
+  lua_pushnumber(L, train.seconds);
+  lua_setfield(L, -2, "seconds");
 }
 
 void open_components(lua_State* L) {

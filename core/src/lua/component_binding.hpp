@@ -2,7 +2,10 @@
 // Components in scripts: the "whatif.Component" handle every registry-built part gets, with the
 // methods of its kind (schedule:logsnr, metric:update/compute/reset/fit, encoder:fit/encode/decode,
 // dataset:images/size).
+#include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "whatif/dataset.hpp"
 #include "whatif/model.hpp"
@@ -21,6 +24,9 @@ void push_component(lua_State* L, std::shared_ptr<Component> component);
 std::shared_ptr<Component> check_component(lua_State* L, int index);
 // The dataset at `index`; throws Error naming `method` otherwise.
 std::shared_ptr<Dataset> check_dataset(lua_State* L, int index, const char* method);
+
+// Pushes {losses = {...}, steps = n, seconds = s, <log> = {...}}: what every fit returns.
+void push_fit_result(lua_State* L, const TrainResult& train, const std::map<std::string, std::vector<double>>& logs);
 
 // A fit request read from options resolved against a fit schema (requests.hpp): paths resolved in
 // the run directory, the trainer's label set.

@@ -88,17 +88,7 @@ int model_fit(lua_State* L) {
                               ? run_path(L, "tokenizer")
                               : (std::filesystem::path(request.train.checkpoint).parent_path() / "tokenizer").string();
   const FitResult result = box.model->fit(*dataset, request);
-  lua_newtable(L);
-  push_value(L, Value(result.train.losses));
-  lua_setfield(L, -2, "losses");
-  for (const auto& [name, values] : result.logs) {
-    push_value(L, Value(values));
-    lua_setfield(L, -2, name.c_str());
-  }
-  lua_pushinteger(L, result.train.steps_done);
-  lua_setfield(L, -2, "steps");
-  lua_pushnumber(L, result.train.seconds);
-  lua_setfield(L, -2, "seconds");
+  push_fit_result(L, result.train, result.logs);
   return 1;
 }
 
