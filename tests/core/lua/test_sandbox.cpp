@@ -152,3 +152,15 @@ CATCH_TEST_CASE("--dry-run stops after the parameters are resolved") {
   CATCH_REQUIRE(script.stopped_by_dry_run());
   CATCH_REQUIRE(script.resolved_params_json() == R"({"steps":5})");
 }
+
+CATCH_TEST_CASE("an arm's ctx kept past its run is refused, not used after it is freed") {
+  Scratch scratch;
+  whatif::ScriptArgs args;
+  args.run_dir = (scratch.root / "run").string();
+  const std::string error = run(scratch, R"(
+    local kept
+    whatif.experiment{name = "keep", run = function(arm, ctx) kept = ctx; return {x = 1} end}
+    kept:log("after the run")
+  )", args);
+  CATCH_REQUIRE(contains(error, "ctx of arm 'keep-seed0' is used after its run ended"));
+}
