@@ -33,6 +33,10 @@ check "report names the metrics" grep -q "darker_fraction" "$work/qs/report.md"
 check "a rerun skips the complete arm" grep -q "complete, skipped" "$work/qs2.log"
 out=$("$whatif" verify "$source/experiments/quickstart.lua" --against "$work/qs" 2>&1)
 check "verify on the same machine finds zero differences" grep -q "0 beyond tolerance" <<<"$out"
+# A metric that is inf (or NaN) in both runs is reproduced, not a difference.
+"$whatif" run "$here/infinite.lua" --out "$work/inf" >/dev/null 2>&1
+out=$("$whatif" verify "$here/infinite.lua" --against "$work/inf" 2>&1)
+check "verify accepts inf and NaN that both runs give" grep -q "3 metric(s) compared, 0 beyond tolerance" <<<"$out"
 
 # Uninterrupted sweep, then the same sweep killed with SIGKILL mid-way and rerun.
 "$whatif" run "$here/sweep.lua" --out "$work/straight" >/dev/null 2>&1

@@ -82,7 +82,10 @@ int command_verify(const std::vector<std::string>& args) {
   std::map<std::string, const ArmResult*> by_id;
   for (const auto& a : rerun) by_id[a.id] = &a;
   int beyond = 0, compared = 0;
-  std::cout << std::left << std::setw(48) << "arm" << std::setw(22) << "metric" << std::setw(16)
+  int metric_width = 8;
+  for (const auto& a : original)
+    for (const auto& [name, value] : a.metrics) metric_width = std::max(metric_width, static_cast<int>(name.size()) + 2);
+  std::cout << std::left << std::setw(48) << "arm" << std::setw(metric_width) << "metric" << std::setw(16)
             << "original" << std::setw(16) << "rerun" << "difference\n";
   for (const auto& a : original) {
     const auto it = by_id.find(a.id);
@@ -93,17 +96,21 @@ int command_verify(const std::vector<std::string>& args) {
     }
     for (const auto& [name, value] : a.metrics) {
       if (is_timing(name)) {
-        std::cout << std::setw(48) << a.id << std::setw(22) << name << std::setw(16) << value
+        std::cout << std::setw(48) << a.id << std::setw(metric_width) << name << std::setw(16) << value
                   << "(timing: reported, not compared)\n";
         continue;
       }
       ++compared;
       const auto m = it->second->metrics.find(name);
-      const double other = m == it->second->metrics.end() ? NAN : m->second;
-      const double diff = std::abs(other - value);
-      const bool bad = !(diff <= tolerance);
+      const bool present = m != it->second->metrics.end();
+      const double other = present ? m->second : NAN;
+      // Equal values agree, infinities of one sign (the PSNR of identical twins) and NaN in both
+      // runs included; a missing metric never does.
+      const bool same = present && (other == value || (std::isnan(other) && std::isnan(value)));
+      const double diff = same ? 0.0 : std::abs(other - value);
+      const bool bad = !same && !(diff <= tolerance);
       beyond += bad;
-      std::cout << std::setw(48) << a.id << std::setw(22) << name << std::setw(16) << value
+      std::cout << std::setw(48) << a.id << std::setw(metric_width) << name << std::setw(16) << value
                 << std::setw(16) << other << diff << (bad ? "  BEYOND TOLERANCE" : "") << "\n";
     }
   }
