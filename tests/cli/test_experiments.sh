@@ -33,6 +33,13 @@ check "report names the metrics" grep -q "darker_fraction" "$work/qs/report.md"
 check "a rerun skips the complete arm" grep -q "complete, skipped" "$work/qs2.log"
 out=$("$whatif" verify "$source/experiments/quickstart.lua" --against "$work/qs" 2>&1)
 check "verify on the same machine finds zero differences" grep -q "0 beyond tolerance" <<<"$out"
+# An edited script does not reuse the results or the checkpoints of the text it replaced.
+cp "$here/infinite.lua" "$work/edited.lua"
+"$whatif" run "$work/edited.lua" --out "$work/edited" >/dev/null 2>&1
+sed -i 's/finite = 1.5/finite = 2.5/' "$work/edited.lua"
+"$whatif" run "$work/edited.lua" --out "$work/edited" >"$work/edited.log" 2>&1
+check "an edited script's arms are stale and rerun" grep -q "stale (the text of the script or a module it requires changed); running again" "$work/edited.log"
+check "the rerun holds the edited script's metric" [ "$(h5 "$(ls "$work"/edited/*.h5 | head -1)" "print(f['metrics/finite'][()])")" = 2.5 ]
 # A metric that is inf (or NaN) in both runs is reproduced, not a difference.
 "$whatif" run "$here/infinite.lua" --out "$work/inf" >/dev/null 2>&1
 out=$("$whatif" verify "$here/infinite.lua" --against "$work/inf" 2>&1)

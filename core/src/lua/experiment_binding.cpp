@@ -214,6 +214,8 @@ int experiment(lua_State* L) {
   settings.fresh = args.fresh;
   settings.params_json = state.params_json;
   settings.invocation_json = nlohmann::json{{"preset", args.preset}, {"sets", args.sets}}.dump();
+  settings.sources_json = nlohmann::json(loaded_sources(L)).dump();
+  settings.script_path = std::filesystem::absolute(args.path).string();
   ExperimentRunner runner(settings, state.host);
   const auto outcomes = runner.run(spec, [&](ArmRun& arm_run) {
     const int top = lua_gettop(L);

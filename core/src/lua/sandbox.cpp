@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "lua/script.hpp"
+#include "util/hash.hpp"
 
 namespace whatif::lua {
 namespace fs = std::filesystem;
@@ -14,6 +15,7 @@ namespace {
 
 const char* kRootsKey = "whatif.require_roots";
 const char* kLoadedKey = "whatif.loaded_modules";
+const char* kSourcesKey = "whatif.sources";
 
 // Stands in for os, io, debug and package: any field read says why it is missing.
 int refuse_library(lua_State* L) {
@@ -92,7 +94,7 @@ int sandboxed_require(lua_State* L) {
     return luaL_error(L, "require '%s': not found in scripts/ or the experiment's folder (searched %s)",
                       name.c_str(), searched.c_str());
   try {
-    load_text_file(L, found);
+    load_text_file(L, found, "module " + name);
   } catch (const std::exception& e) {
     lua_pushstring(L, e.what());
     return lua_error(L);
@@ -160,16 +162,22 @@ void open_sandbox(lua_State* L, const std::vector<std::string>& roots) {
   lua_setfield(L, LUA_REGISTRYINDEX, kRootsKey);
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, kLoadedKey);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, kSourcesKey);
   lua_pushcfunction(L, sandboxed_require);
   lua_setglobal(L, "require");
 }
 
-void load_text_file(lua_State* L, const std::string& path) {
+void load_text_file(lua_State* L, const std::string& path, const std::string& source_key) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open the script");
   std::stringstream buffer;
   buffer << in.rdbuf();
   const std::string text = buffer.str();
+  lua_getfield(L, LUA_REGISTRYINDEX, kSourcesKey);
+  lua_pushstring(L, hex(fnv1a(text)).c_str());
+  lua_setfield(L, -2, source_key.c_str());
+  lua_pop(L, 1);
   const std::string chunkname = "@" + path;
   const int status = luaL_loadbufferx(L, text.data(), text.size(), chunkname.c_str(), "t");
   if (status != LUA_OK) {
@@ -179,6 +187,18 @@ void load_text_file(lua_State* L, const std::string& path) {
       message = path + ": is Lua bytecode; whatif loads scripts as text only";
     throw Error(message);
   }
+}
+
+std::map<std::string, std::string> loaded_sources(lua_State* L) {
+  std::map<std::string, std::string> out;
+  lua_getfield(L, LUA_REGISTRYINDEX, kSourcesKey);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    out[lua_tostring(L, -2)] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return out;
 }
 
 void protected_call(lua_State* L, int nargs, int nresults) {

@@ -29,7 +29,7 @@ Script::~Script() { lua_close(state_->L); }
 void Script::execute(const std::string& code, const std::string& chunkname) {
   lua_State* L = state_->L;
   if (code.empty()) {
-    lua::load_text_file(L, state_->args.path);
+    lua::load_text_file(L, state_->args.path, "script " + fs::path(state_->args.path).filename().string());
   } else {
     const std::string name = "@" + chunkname;
     if (luaL_loadbufferx(L, code.data(), code.size(), name.c_str(), "t") != LUA_OK) {

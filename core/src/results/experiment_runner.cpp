@@ -1,6 +1,7 @@
 #include "results/experiment_runner.hpp"
 
 #include <chrono>
+#include <fstream>
 #include <cctype>
 
 #include <ATen/ATen.h>
@@ -32,7 +33,7 @@ std::string slug(const Value& v) {
   return out;
 }
 
-std::string provenance(const Host& host, double started) {
+std::string provenance(const Host& host, const RunnerSettings& settings, double started) {
   const Environment env = describe_environment();
   nlohmann::json p;
   for (const auto& [k, v] : env.rows()) p[k] = v;
@@ -43,6 +44,8 @@ std::string provenance(const Host& host, double started) {
   p["plugins"] = plugins;
   p["device"] = host.device().str();
   p["started"] = started;
+  p["script"] = settings.script_path;
+  p["sources"] = nlohmann::json::parse(settings.sources_json);
   return p.dump();
 }
 
@@ -56,13 +59,30 @@ std::string arm_id(const std::string& experiment, const ArmFields& fields, std::
   return id + "-seed" + std::to_string(seed);
 }
 
-std::string arm_config_json(const std::string& experiment, const std::string& params_json,
+std::string arm_config_json(const std::string& experiment, const RunnerSettings& settings, const Host& host,
                             const ArmFields& fields, std::int64_t seed) {
+  nlohmann::json plugins = nlohmann::json::object();
+  for (const auto& plugin : host.registry().plugins()) plugins[plugin.name] = plugin.version;
   return nlohmann::json{{"experiment", experiment},
-                        {"params", nlohmann::json::parse(params_json)},
+                        {"params", nlohmann::json::parse(settings.params_json)},
                         {"arm", json_of(fields)},
-                        {"seed", seed}}
+                        {"seed", seed},
+                        {"sources", nlohmann::json::parse(settings.sources_json)},
+                        {"plugins", plugins}}
       .dump();
+}
+
+std::string stale_reason(const std::string& earlier_config_json, const std::string& config_json) {
+  const auto earlier = nlohmann::json::parse(earlier_config_json, nullptr, false);
+  const auto now = nlohmann::json::parse(config_json);
+  if (earlier.is_discarded() || !earlier.is_object()) return "an unreadable config";
+  static const std::pair<const char*, const char*> parts[] = {
+      {"params", "the parameters"}, {"arm", "the arm's values"}, {"seed", "the seed"},
+      {"sources", "the text of the script or a module it requires"}, {"plugins", "plugin versions"}};
+  std::string reason;
+  for (const auto& [key, words] : parts)
+    if (!earlier.contains(key) || earlier[key] != now[key]) reason += std::string(reason.empty() ? "" : ", ") + words;
+  return reason.empty() ? "another config" : reason;
 }
 
 ExperimentRunner::ExperimentRunner(RunnerSettings settings, const Host& host)
@@ -98,7 +118,7 @@ ArmOutcome ExperimentRunner::run_one(const Experiment& experiment, std::size_t a
   arm.id = arm_id(experiment.name, fields, seed);
   arm.seed = seed;
   arm.arm_json = json_of(fields).dump();
-  arm.config_json = arm_config_json(experiment.name, settings_.params_json, fields, seed);
+  arm.config_json = arm_config_json(experiment.name, settings_, host_, fields, seed);
   arm.config_hash = fnv1a_hex(arm.config_json);
   arm.invocation_json = settings_.invocation_json;
   const fs::path file = fs::path(settings_.run_dir) / (arm.id + ".h5");
@@ -117,9 +137,23 @@ ArmOutcome ExperimentRunner::run_one(const Experiment& experiment, std::size_t a
       return outcome;
     }
     if (previous.config_hash != arm.config_hash)
-      logger()->warn("[{}] earlier result has another config; running again", arm.id);
+      logger()->warn("[{}] earlier result is stale ({} changed); running again", arm.id,
+                     stale_reason(previous.config_json, arm.config_json));
+  }
+  // The work folder (checkpoints, tokenizers) belongs to one config: an interrupted arm resumes
+  // from it only when its config is the same, so an edited script never resumes a stale checkpoint.
+  const fs::path stamp = work / "config_hash";
+  if (fs::exists(stamp)) {
+    std::ifstream in(stamp);
+    std::string earlier;
+    in >> earlier;
+    if (earlier != arm.config_hash && writes_results()) {
+      logger()->warn("[{}] work folder belongs to another config; starting the arm afresh", arm.id);
+      fs::remove_all(work);
+    }
   }
   fs::create_directories(work);
+  if (writes_results() && !fs::exists(stamp)) std::ofstream(stamp) << arm.config_hash << "\n";
   arm.started = now_seconds();
   at::manual_seed(static_cast<std::uint64_t>(seed));
   logger()->info("[{}] running", arm.id);
@@ -141,7 +175,7 @@ ArmOutcome ExperimentRunner::run_one(const Experiment& experiment, std::size_t a
     logger()->error("[{}] failed: {}", arm.id, e.what());
   }
   arm.finished = now_seconds();
-  arm.provenance_json = provenance(host_, arm.started);
+  arm.provenance_json = provenance(host_, settings_, arm.started);
   if (writes_results()) write_arm(settings_.run_dir, arm);
   return outcome;
 }

@@ -35,6 +35,8 @@ struct RunnerSettings {
   bool fresh = false;                // discard earlier results of the arms this shard runs
   std::string params_json = "{}";    // the script's resolved parameters
   std::string invocation_json = "{}";  // preset and --set values, for `whatif verify`
+  std::string sources_json = "{}";   // hash of the script and of every module it required, by name
+  std::string script_path;           // recorded in provenance
   int rank = 0;                      // of a data-parallel run: only rank 0 writes results
 };
 
@@ -91,8 +93,11 @@ class ExperimentRunner {
 
 // "<experiment>-<k>=<v>...-seed<S>", values reduced to letters, digits, '.', '-' and '_'.
 std::string arm_id(const std::string& experiment, const ArmFields& fields, std::int64_t seed);
-// The resolved config an arm's identity hashes: experiment, params, arm, seed.
-std::string arm_config_json(const std::string& experiment, const std::string& params_json,
+// The resolved config an arm's identity hashes: experiment, params, arm, seed, the script's and its
+// modules' text hashes, and the versions of the loaded plugins.
+std::string arm_config_json(const std::string& experiment, const RunnerSettings& settings, const Host& host,
                             const ArmFields& fields, std::int64_t seed);
+// Why an earlier result's config differs from this one: "the parameters, the script's text" …
+std::string stale_reason(const std::string& earlier_config_json, const std::string& config_json);
 
 }  // namespace whatif
