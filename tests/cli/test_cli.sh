@@ -59,6 +59,12 @@ expect 2 "unrecognised option|unrecognized option" -- "$whatif" run "$here/ok.lu
 expect 1 "--device cuda" -- "$whatif" run "$here/ok.lua" --device cuda --out "$work/run6"
 expect 1 "expected cpu or cuda" -- "$whatif" run "$here/ok.lua" --device tpu --out "$work/run6"
 
+# A run directory is locked while a run writes into it; the lock of a finished run is taken over.
+mkdir -p "$work/locked"
+expect 1 "is in use by another whatif run" -- flock "$work/locked/.whatif.lock" "$whatif" run "$here/ok.lua" --out "$work/locked"
+expect 0 "" -- "$whatif" run "$here/ok.lua" --out "$work/locked"
+expect 0 "" -- "$whatif" run "$here/ok.lua" --out "$work/locked"
+
 # Model families: listed, described with the request defaults, and those defaults are the ones
 # docs/lua-api.md states.
 expect 0 "model +diffusion" -- "$whatif" plugins list

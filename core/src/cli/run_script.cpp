@@ -1,9 +1,11 @@
 #include "cli/run_script.hpp"
 
 #include <filesystem>
+#include <memory>
 
 #include <spdlog/spdlog.h>
 
+#include "results/run_lock.hpp"
 #include "util/log.hpp"
 
 namespace whatif {
@@ -12,8 +14,9 @@ void execute_script(const ScriptArgs& script, const HostConfig& config) {
   namespace fs = std::filesystem;
   if (!fs::is_regular_file(script.path)) throw Error(script.path + ": no such script");
   Host host(config);
+  std::unique_ptr<RunLock> lock;
   if (!script.dry_run) {
-    fs::create_directories(script.run_dir);
+    lock = std::make_unique<RunLock>(script.run_dir);
     log_to_file((fs::path(script.run_dir) / "whatif.log").string());
     logger()->info("run {} -> {} ({} threads, {})", script.path, script.run_dir, host.threads(),
                    host.device().str());
