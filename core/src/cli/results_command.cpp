@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <set>
 
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
@@ -35,6 +36,20 @@ bool is_timing(const std::string& name) {
   return false;
 }
 
+// Names every plugin the original run loaded that this host does not have, with the library the
+// original recorded, before the rerun fails on an unknown component.
+void warn_missing_plugins(const nlohmann::json& provenance, const std::vector<std::string>& loaded_names) {
+  if (!provenance.contains("plugins")) return;
+  const std::set<std::string> loaded(loaded_names.begin(), loaded_names.end());
+  for (const auto& plugin : provenance["plugins"]) {
+    const std::string name = plugin.value("name", "");
+    if (!name.empty() && !loaded.count(name))
+      std::cerr << "verify: the original run loaded plugin '" << name << "' from "
+                << plugin.value("library", std::string("?"))
+                << ", which is not on this run's search path; pass --plugin-path with its folder\n";
+  }
+}
+
 }  // namespace
 
 int command_report(const std::vector<std::string>& args) {
@@ -55,7 +70,9 @@ int command_verify(const std::vector<std::string>& args) {
       "against", po::value<std::string>()->required(), "run directory to compare with")(
       "tolerance", po::value<double>()->default_value(0.0), "largest absolute difference accepted")(
       "out", po::value<std::string>(), "where the rerun goes (default RUN_DIR-verify)")(
-      "threads", po::value<int>(), "intra-op threads (default: as recorded, else cores)");
+      "threads", po::value<int>(), "intra-op threads (default: as recorded, else cores)")(
+      "plugin-path", po::value<std::vector<std::string>>()->composing(),
+      "plugin folder or .so file the original run used (repeatable)");
   po::positional_options_description positional;
   positional.add("script", 1);
   po::variables_map vm;
@@ -76,7 +93,15 @@ int command_verify(const std::vector<std::string>& args) {
   const auto provenance = nlohmann::json::parse(original.front().provenance_json.empty() ? "{}" : original.front().provenance_json);
   if (vm.count("threads")) config.threads = vm["threads"].as<int>();
   else if (provenance.contains("threads")) config.threads = std::stoi(provenance["threads"].get<std::string>());
-  execute_script(script, config);
+  if (vm.count("plugin-path")) config.plugin_paths = vm["plugin-path"].as<std::vector<std::string>>();
+  std::vector<std::string> loaded;
+  try {
+    execute_script(script, config, &loaded);
+  } catch (const Error&) {
+    warn_missing_plugins(provenance, loaded);
+    throw;
+  }
+  warn_missing_plugins(provenance, loaded);
 
   const std::vector<ArmResult> rerun = read_run(script.run_dir);
   std::map<std::string, const ArmResult*> by_id;

@@ -10,10 +10,12 @@
 
 namespace whatif {
 
-void execute_script(const ScriptArgs& script, const HostConfig& config) {
+void execute_script(const ScriptArgs& script, const HostConfig& config, std::vector<std::string>* loaded_plugins) {
   namespace fs = std::filesystem;
   if (!fs::is_regular_file(script.path)) throw Error(script.path + ": no such script");
   Host host(config);
+  if (loaded_plugins)
+    for (const auto& plugin : host.registry().plugins()) loaded_plugins->push_back(plugin.name);
   std::unique_ptr<RunLock> lock;
   if (!script.dry_run) {
     lock = std::make_unique<RunLock>(script.run_dir);

@@ -26,4 +26,17 @@ grep -qE "snr +number +1\.0" <<<"$out" || { echo "FAIL: option not shown"; exit 
 # The denoiser links whatif::nn from the installed package and runs through the installed CLI.
 out=$("$work/prefix/bin/whatif" plugins info denoiser/tiny-cnn --plugin-path "$work/template")
 grep -q "plugin: template 0.1.0 ($plugin)" <<<"$out" || { echo "FAIL: tiny-cnn not loaded from $plugin"; exit 1; }
-echo "2 passed, 0 failed"
+# A run that used the out-of-tree plugin verifies with the same --plugin-path; without it, verify
+# names the plugin and the library the original run loaded.
+cat >"$work/oot.lua" <<'LUA'
+whatif.experiment{name = "oot", run = function(arm, ctx)
+  return {lambda = whatif.schedule("constant-snr", {snr = 4}):logsnr(0.5)}
+end}
+LUA
+"$work/prefix/bin/whatif" run "$work/oot.lua" --out "$work/oot" --plugin-path "$work/template" >/dev/null 2>&1 ||
+  { echo "FAIL: a run with the out-of-tree plugin"; exit 1; }
+out=$("$work/prefix/bin/whatif" verify "$work/oot.lua" --against "$work/oot" --plugin-path "$work/template" 2>&1)
+grep -q "1 metric(s) compared, 0 beyond tolerance" <<<"$out" || { echo "FAIL: verify with --plugin-path: $out"; exit 1; }
+out=$("$work/prefix/bin/whatif" verify "$work/oot.lua" --against "$work/oot" 2>&1) || true
+grep -q "loaded plugin 'template' from $plugin" <<<"$out" || { echo "FAIL: verify without the plugin gave: $out"; exit 1; }
+echo "4 passed, 0 failed"
