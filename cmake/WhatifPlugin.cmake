@@ -1,10 +1,10 @@
-# whatif_add_plugin(NAME SOURCES a.cpp b.cpp [LIBRARIES ...])
+# whatif_add_plugin(NAME SOURCES a.cpp b.cpp [LIBRARIES ...] [NO_INSTALL])
 #
 # Builds one plugin: a shared library `libwhatif-plugin-NAME.so` linked against whatif::core.
 # In-tree it lands in the build's plugin folder; out-of-tree in the current binary folder (or
 # WHATIF_PLUGIN_OUTPUT_DIR when set). Point `whatif --plugin-path` or WHATIF_PLUGIN_PATH at it.
 function(whatif_add_plugin name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "NO_INSTALL" "" "SOURCES;LIBRARIES" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "whatif_add_plugin(${name}): no SOURCES")
   endif()
@@ -21,7 +21,7 @@ function(whatif_add_plugin name)
   if(TARGET whatif_pch)
     target_precompile_headers(${target} REUSE_FROM whatif_pch)
   endif()
-  if(WHATIF_INSTALL_PLUGIN_DIR)
+  if(WHATIF_INSTALL_PLUGIN_DIR AND NOT ARG_NO_INSTALL)
     install(TARGETS ${target} LIBRARY DESTINATION ${WHATIF_INSTALL_PLUGIN_DIR})
   endif()
 endfunction()
