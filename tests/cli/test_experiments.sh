@@ -43,7 +43,10 @@ check "the rerun holds the edited script's metric" [ "$(h5 "$(ls "$work"/edited/
 # A metric that is inf (or NaN) in both runs is reproduced, not a difference.
 "$whatif" run "$here/infinite.lua" --out "$work/inf" >/dev/null 2>&1
 out=$("$whatif" verify "$here/infinite.lua" --against "$work/inf" 2>&1)
-check "verify accepts inf and NaN that both runs give" grep -q "3 metric(s) compared, 0 beyond tolerance" <<<"$out"
+check "verify accepts inf and NaN that both runs give" grep -q "9 metric(s) compared, 0 beyond tolerance" <<<"$out"
+"$whatif" report "$work/inf" >/dev/null 2>&1
+check "report shows inf in the table, without a spread" grep -qE "\| inf \| nan \|" "$work/inf/report.md"
+check "report marks the inf point on the plot" grep -q ">inf</text>" "$work/inf/metric-twin_psnr-vs-w.svg"
 
 # Uninterrupted sweep, then the same sweep killed with SIGKILL mid-way and rerun.
 "$whatif" run "$here/sweep.lua" --out "$work/straight" >/dev/null 2>&1

@@ -20,6 +20,8 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   std::ostringstream out;
   out << std::setprecision(4) << v;
   return out.str();
@@ -56,8 +58,11 @@ void write_xy_svg(const std::string& path, const std::string& title, const std::
   double lo = INFINITY, hi = -INFINITY, left = INFINITY, right = -INFINITY;
   for (const auto& [label, points] : series)
     for (const auto& [x, y] : points)
-      if (std::isfinite(x) && std::isfinite(y))
-        lo = std::min(lo, y), hi = std::max(hi, y), left = std::min(left, x), right = std::max(right, x);
+      if (std::isfinite(x)) {
+        left = std::min(left, x), right = std::max(right, x);
+        if (std::isfinite(y)) lo = std::min(lo, y), hi = std::max(hi, y);
+      }
+  if (!std::isfinite(lo)) lo = 0, hi = 1;  // every value off the axis
   if (!(hi > lo)) hi = lo + 1;
   if (!(right > left)) right = left + 1;
   const double w = 640, h = 360, m = 50;
@@ -78,7 +83,15 @@ void write_xy_svg(const std::string& path, const std::string& title, const std::
     std::ostringstream marks;
     out << "<polyline fill='none' stroke='" << colour << "' points='";
     for (const auto& [x, y] : points) {
-      if (!std::isfinite(x) || !std::isfinite(y)) continue;
+      if (!std::isfinite(x)) continue;
+      if (!std::isfinite(y)) {
+        // Off the axis: a hollow mark at the top (+inf) or bottom (−inf, NaN) edge, labelled.
+        const double px = m + (w - m - 10) * (x - left) / (right - left);
+        const double py = y > 0 ? m - 8 : h - m - 8;
+        marks << "<circle cx='" << px << "' cy='" << py << "' r='4' fill='white' stroke='" << colour << "'/>"
+              << "<text x='" << px + 6 << "' y='" << py + 4 << "' fill='" << colour << "'>" << number(y) << "</text>";
+        continue;
+      }
       const double px = m + (w - m - 10) * (x - left) / (right - left);
       const double py = (h - m) - (h - 2 * m) * (y - lo) / (hi - lo);
       out << px << "," << py << " ";
@@ -218,7 +231,11 @@ std::string write_report(const std::string& dir) {
         md << " - |";
         csv << ",,";
       } else {
-        md << " " << number(it->second.first) << " ± " << number(it->second.second) << " |";
+        // A non-finite mean has no spread to show (the PSNR of identical twins is inf).
+        if (std::isfinite(it->second.first))
+          md << " " << number(it->second.first) << " ± " << number(it->second.second) << " |";
+        else
+          md << " " << number(it->second.first) << " |";
         csv << std::setprecision(10) << it->second.first << "," << it->second.second << ",";
       }
     }
