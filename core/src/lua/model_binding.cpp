@@ -187,7 +187,7 @@ int model_save(lua_State* L) {
 }
 
 int model_load(lua_State* L) {
-  check_model(L, 1).model->load(run_path(L, luaL_checkstring(L, 2)));
+  check_model(L, 1).model->load(run_path(L, luaL_checkstring(L, 2), true));
   return 0;
 }
 

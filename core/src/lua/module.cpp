@@ -17,6 +17,7 @@
 #include "lua/model_binding.hpp"
 #include "lua/params.hpp"
 #include "lua/tensor_binding.hpp"
+#include "results/run_paths.hpp"
 #include "util/log.hpp"
 #include "util/progress.hpp"
 #include "whatif/registry/registry.hpp"
@@ -181,10 +182,11 @@ Script::State& script_state(lua_State* L) {
   return *state;
 }
 
-std::string run_path(lua_State* L, const std::string& path) {
-  const std::string& run_dir = script_state(L).args.run_dir;
-  const std::filesystem::path p(path);
-  return p.is_absolute() || run_dir.empty() ? path : (std::filesystem::path(run_dir) / p).string();
+std::string run_path(lua_State* L, const std::string& path, bool read) {
+  const Script::State& state = script_state(L);
+  std::vector<std::string> read_roots;
+  if (read) read_roots = {std::filesystem::absolute(state.args.path).parent_path().string(), scripts_dir()};
+  return confined_path(state.args.run_dir, path, read_roots);
 }
 
 void open_module(lua_State* L, Script::State& state) {

@@ -32,8 +32,9 @@ namespace lua {
 void open_module(lua_State* L, Script::State& state);
 
 // `path` resolved in the run directory (the run's, not the script's `whatif.run_dir`, which a
-// script can reassign); absolute paths are returned as they are.
-std::string run_path(lua_State* L, const std::string& path);
+// script can reassign) and confined to it (results/run_paths.hpp); `read` also allows the
+// script's folder and scripts/.
+std::string run_path(lua_State* L, const std::string& path, bool read = false);
 
 }  // namespace lua
 }  // namespace whatif

@@ -164,3 +164,22 @@ CATCH_TEST_CASE("an arm's ctx kept past its run is refused, not used after it is
   )", args);
   CATCH_REQUIRE(contains(error, "ctx of arm 'keep-seed0' is used after its run ended"));
 }
+
+CATCH_TEST_CASE("a script saves and checkpoints only inside its run directory") {
+  Scratch scratch;
+  whatif::ScriptArgs args;
+  args.run_dir = (scratch.root / "run").string();
+  const std::string model = R"(
+    local m = whatif.diffusion{encoder = whatif.encoder("identity"),
+      denoiser = whatif.denoiser("unet", {spatial_dims = 2, channels = {8}, attention_levels = {}}),
+      schedule = whatif.schedule("cosine"), sampler = whatif.sampler("ddim")}
+  )";
+  CATCH_REQUIRE(contains(run(scratch, model + "m:save('../elsewhere/model.h5')", args), "outside the run directory"));
+  CATCH_REQUIRE(contains(run(scratch, model + "m:save('" + (scratch.root / "elsewhere/m.h5").string() + "')", args),
+                         "outside the run directory"));
+  CATCH_REQUIRE(contains(run(scratch, "whatif.run_dir = '/tmp'\n" + model + "m:save('/tmp/model.h5')", args),
+                         "outside the run directory"));
+  CATCH_REQUIRE(run(scratch, model + "m:save('model.h5')", args) == "");
+  CATCH_REQUIRE(fs::exists(scratch.root / "run/model.h5"));
+  CATCH_REQUIRE(!fs::exists(scratch.root / "elsewhere/model.h5"));
+}
