@@ -40,6 +40,16 @@ sed -i 's/finite = 1.5/finite = 2.5/' "$work/edited.lua"
 "$whatif" run "$work/edited.lua" --out "$work/edited" >"$work/edited.log" 2>&1
 check "an edited script's arms are stale and rerun" grep -q "stale (the text of the script or a module it requires changed); running again" "$work/edited.log"
 check "the rerun holds the edited script's metric" [ "$(h5 "$(ls "$work"/edited/*.h5 | head -1)" "print(f['metrics/finite'][()])")" = 2.5 ]
+# On another machine metrics move a little: --tolerance-from-seeds accepts what the seeds' spread
+# covers and refuses what it does not; exact comparison stays the default.
+"$whatif" run "$here/seeds.lua" --out "$work/seeds" >/dev/null 2>&1
+out=$("$whatif" verify "$here/seeds.lua" --against "$work/seeds" --tolerance-from-seeds 3 2>&1)
+check "a rerun within 3 seed std passes" grep -q "3 metric(s) compared, 0 beyond tolerance 3 seed std" <<<"$out"
+"$whatif" verify "$here/seeds.lua" --against "$work/seeds" >/dev/null 2>&1
+check "the same rerun fails the exact comparison" [ $? -eq 1 ]
+"$whatif" run "$here/seeds.lua" --set spread=1e-3 --out "$work/tight" >/dev/null 2>&1
+"$whatif" verify "$here/seeds.lua" --against "$work/tight" --tolerance-from-seeds 3 >/dev/null 2>&1
+check "a difference beyond the seeds' spread fails" [ $? -eq 1 ]
 # A metric that is inf (or NaN) in both runs is reproduced, not a difference.
 "$whatif" run "$here/infinite.lua" --out "$work/inf" >/dev/null 2>&1
 out=$("$whatif" verify "$here/infinite.lua" --against "$work/inf" 2>&1)

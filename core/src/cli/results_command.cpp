@@ -72,7 +72,10 @@ int command_verify(const std::vector<std::string>& args) {
       "out", po::value<std::string>(), "where the rerun goes (default RUN_DIR-verify)")(
       "threads", po::value<int>(), "intra-op threads (default: as recorded, else cores)")(
       "plugin-path", po::value<std::vector<std::string>>()->composing(),
-      "plugin folder or .so file the original run used (repeatable)");
+      "plugin folder or .so file the original run used (repeatable)")(
+      "tolerance-from-seeds", po::value<double>(),
+      "K: accept a difference within K sample standard deviations of the original run's seeds of "
+      "the same arm (reruns on another machine; needs >= 2 seeds per arm)");
   po::positional_options_description positional;
   positional.add("script", 1);
   po::variables_map vm;
@@ -102,6 +105,26 @@ int command_verify(const std::vector<std::string>& args) {
     throw;
   }
   warn_missing_plugins(provenance, loaded);
+
+  // Per arm and metric, the spread over the original's seeds: what a rerun elsewhere may differ by.
+  std::map<std::string, double> seed_tolerance;
+  if (vm.count("tolerance-from-seeds")) {
+    const double k = vm["tolerance-from-seeds"].as<double>();
+    if (!(k > 0)) throw UsageError("--tolerance-from-seeds takes a positive number of standard deviations");
+    std::map<std::string, std::vector<double>> values;
+    for (const auto& a : original)
+      for (const auto& [name, value] : a.metrics)
+        if (std::isfinite(value)) values[a.arm_json + "\n" + name].push_back(value);
+    for (const auto& [key, v] : values) {
+      if (v.size() < 2)
+        throw Error("verify --tolerance-from-seeds: " + against + " holds one seed of an arm (" +
+                    key.substr(0, key.find('\n')) + "); the spread needs at least 2 seeds per arm");
+      double mean = 0, square = 0;
+      for (const double x : v) mean += x / static_cast<double>(v.size());
+      for (const double x : v) square += (x - mean) * (x - mean);
+      seed_tolerance[key] = k * std::sqrt(square / static_cast<double>(v.size() - 1));
+    }
+  }
 
   const std::vector<ArmResult> rerun = read_run(script.run_dir);
   std::map<std::string, const ArmResult*> by_id;
@@ -133,14 +156,19 @@ int command_verify(const std::vector<std::string>& args) {
       // runs included; a missing metric never does.
       const bool same = present && (other == value || (std::isnan(other) && std::isnan(value)));
       const double diff = same ? 0.0 : std::abs(other - value);
-      const bool bad = !same && !(diff <= tolerance);
+      const auto spread = seed_tolerance.find(a.arm_json + "\n" + name);
+      const double allowed = spread == seed_tolerance.end() ? tolerance : std::max(tolerance, spread->second);
+      const bool bad = !same && !(diff <= allowed);
       beyond += bad;
       std::cout << std::setw(48) << a.id << std::setw(metric_width) << name << std::setw(16) << value
-                << std::setw(16) << other << diff << (bad ? "  BEYOND TOLERANCE" : "") << "\n";
+                << std::setw(16) << other << diff;
+      if (spread != seed_tolerance.end()) std::cout << "  (seeds allow " << allowed << ")";
+      std::cout << (bad ? "  BEYOND TOLERANCE" : "") << "\n";
     }
   }
-  std::cout << "verify: " << compared << " metric(s) compared, " << beyond << " beyond tolerance "
-            << tolerance << "\n";
+  std::cout << "verify: " << compared << " metric(s) compared, " << beyond << " beyond tolerance ";
+  if (seed_tolerance.empty()) std::cout << tolerance << "\n";
+  else std::cout << vm["tolerance-from-seeds"].as<double>() << " seed std\n";
   return beyond == 0 ? 0 : 1;
 }
 
