@@ -29,6 +29,20 @@ check "no temporary file is left" [ -z "$(ls "$work"/qs/*.tmp 2>/dev/null)" ]
 "$whatif" report "$work/qs" >/dev/null
 check "report writes markdown, csv, curves and samples" [ -s "$work/qs/report.md" -a -s "$work/qs/report.csv" -a -s "$work/qs/curves-loss.svg" -a -n "$(ls "$work"/qs/samples-*.png 2>/dev/null)" ]
 check "report names the metrics" grep -q "darker_fraction" "$work/qs/report.md"
+# docs/results.md's EMA snippet on the quickstart's training checkpoint, where python3 has torch.
+checkpoint=$(ls "$work"/qs/*/checkpoint.h5 | head -1)
+if /usr/bin/python3 -c "import torch, h5py" 2>/dev/null; then
+  snippet=$(awk '/<!-- snippet: ema -->/ { found = 1; next } found && /^```python/ { inside = 1; next }
+                 inside && /^```/ { exit } inside { print }' "$source/docs/results.md")
+  out=$(/usr/bin/python3 -c "path = '$checkpoint'
+$snippet
+assert len(ema) > 0 and all(torch.is_tensor(t) for t in ema.values())
+assert set(ema) == {k[len('denoiser.'):] for k in f['params'] if k.startswith('denoiser.')}
+assert f.attrs['whatif_version'] and f.attrs['whatif_commit'] and training['steps'] == f.attrs['step']" 2>&1)
+  check "the docs' EMA snippet loads the checkpoint ($out)" [ $? -eq 0 ]
+else
+  echo "skipped: the EMA snippet needs python3-torch and python3-h5py"
+fi
 "$whatif" run "$source/experiments/quickstart.lua" --preset smoke --out "$work/qs" >"$work/qs2.log" 2>&1
 check "a rerun skips the complete arm" grep -q "complete, skipped" "$work/qs2.log"
 out=$("$whatif" verify "$source/experiments/quickstart.lua" --against "$work/qs" 2>&1)

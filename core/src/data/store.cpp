@@ -13,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include "data/volume_io.hpp"
+#include "host/environment.hpp"
 #include "util/hdf5_attributes.hpp"
 #include "whatif/registry/error.hpp"
 
@@ -235,6 +236,8 @@ void StoreWriter::commit() {
     if (!s.pairs.empty()) pairs.write(s.pairs.data(), H5::PredType::NATIVE_INT64);
     write_string_attribute(root, "format", kFormat);
     write_int_attribute(root, "version", kVersion);
+    if (!s.root.count("whatif_version")) write_string_attribute(root, "whatif_version", whatif_version());
+    if (!s.root.count("whatif_commit")) write_string_attribute(root, "whatif_commit", whatif_git_commit());
     write_int_attribute(root, "dims", static_cast<int>(s.shape.size()) - 1);
     for (const auto& [name, value] : s.root) write_string_attribute(root, name, value);
     pairs.close();

@@ -96,6 +96,9 @@ std::vector<std::pair<std::string, std::string>> Environment::rows() const {
           {"host", host}};
 }
 
+std::string whatif_version() { return WHATIF_VERSION; }
+std::string whatif_git_commit() { return WHATIF_GIT_COMMIT; }
+
 Environment describe_environment() {
   Environment env;
   env.whatif_version = WHATIF_VERSION;

@@ -22,4 +22,8 @@ struct Environment {
 
 Environment describe_environment();
 
+// What built this library, for files that should say which whatif wrote them.
+std::string whatif_version();
+std::string whatif_git_commit();
+
 }  // namespace whatif

@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include "host/environment.hpp"
 #include "util/hdf5_attributes.hpp"
 #include "whatif/registry/error.hpp"
 
@@ -94,6 +95,10 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
       for (const auto& [name, tensor] : tensors) write_tensor(group, name, tensor);
     }
     H5::Group root = file.openGroup("/");
+    // Every checkpoint says which whatif wrote it.
+    for (const auto& [k, v] : {std::pair<const char*, std::string>{"whatif_version", whatif_version()},
+                               {"whatif_commit", whatif_git_commit()}})
+      if (!checkpoint.strings.count(k)) write_attribute(root, k, v);
     for (const auto& [k, v] : checkpoint.strings) write_attribute(root, k, v);
     for (const auto& [k, v] : checkpoint.integers) write_attribute(root, k, v);
     H5::Group root_group = file.openGroup("/");

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "model/requests.hpp"
 #include "train/autocast.hpp"
 #include "train/checkpoint.hpp"
 #include "util/log.hpp"
@@ -73,6 +74,18 @@ void Trainer::use_ema(bool on) {
   ema_active_ = on;
 }
 
+namespace {
+
+// The training options as scripts name them (model/requests.hpp), with this run's values.
+std::string train_config_json(const TrainConfig& config) {
+  std::string out = "{";
+  for (const auto& spec : train_fields().schema(config))
+    out += (out.size() > 1 ? ", \"" : "\"") + spec.name + "\": " + to_json(spec.default_value);
+  return out + "}";
+}
+
+}  // namespace
+
 void Trainer::save(std::int64_t step, const std::vector<double>& losses) {
   if (config_.checkpoint.empty()) return;
   Checkpoint c;
@@ -90,6 +103,7 @@ void Trainer::save(std::int64_t step, const std::vector<double>& losses) {
   c.integers["step"] = step;
   c.integers["seed"] = static_cast<std::int64_t>(config_.seed);
   c.strings["config"] = config_.config_json;
+  c.strings["train_config"] = train_config_json(config_);
   c.strings["format"] = "whatif-checkpoint-1";
   c.losses = losses;
   write_checkpoint(config_.checkpoint, c);
