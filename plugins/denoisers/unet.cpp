@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <whatif/registry/error.hpp>
+#include <whatif/registry/log.hpp>
 
 namespace whatif_denoisers {
 namespace {
@@ -241,7 +242,24 @@ at::Tensor UNetDenoiser::forward(const at::Tensor& x_t, const at::Tensor& noise_
     throw whatif::Error("unet: expected input [B, " + std::to_string(net_->config.in_channels) +
                         (net_->config.spatial_dims == 3 ? ", D, H, W]" : ", H, W]") + ", got " +
                         c10::str(x_t.sizes()));
+  if (!attention_checked_) warn_about_attention(x_t);
   return net_->forward(x_t, noise_level, cond);
+}
+
+// Self-attention costs O(N²) in the N positions of its level: above 2048 tokens a step takes
+// seconds instead of a fraction of one (16³ = 4096 tokens on a CPU: about 80 s a step). Said once.
+void UNetDenoiser::warn_about_attention(const at::Tensor& x_t) {
+  attention_checked_ = true;
+  const auto& c = net_->config;
+  const std::int64_t levels = static_cast<std::int64_t>(c.channels.size());
+  for (std::int64_t level = 0; level < levels; ++level) {
+    if (!has(c.attention_levels, level)) continue;
+    std::int64_t tokens = 1;
+    for (std::int64_t d = 2; d < x_t.dim(); ++d) tokens *= std::max<std::int64_t>(1, x_t.size(d) >> level);
+    if (tokens > kAttentionTokenWarning)
+      whatif::warn("unet: self-attention at level " + std::to_string(level) + " runs over " + std::to_string(tokens) +
+                   " positions (cost grows with their square); set attention_levels to a deeper level or {}");
+  }
 }
 
 whatif::NamedTensors UNetDenoiser::named_parameters() { return named(net_->named_parameters()); }

@@ -76,7 +76,12 @@ class UNetDenoiser : public whatif::Denoiser {
   void to(const c10::Device& device) override { net_->to(device); }
 
  private:
+  void warn_about_attention(const at::Tensor& x_t);
   UNet net_;
+  bool attention_checked_ = false;
 };
+
+// Self-attention over more positions than this gets a warning (the first forward pass).
+constexpr std::int64_t kAttentionTokenWarning = 2048;
 
 }  // namespace whatif_denoisers

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "whatif/registry/error.hpp"
+#include "whatif/registry/log.hpp"
 
 namespace whatif {
 
@@ -17,6 +18,8 @@ std::shared_ptr<spdlog::logger> logger() {
     auto log = std::make_shared<spdlog::logger>("whatif", console);
     log->set_level(spdlog::level::info);
     log->flush_on(spdlog::level::info);
+    // Plugins warn through the registry; their warnings land in this log.
+    set_warning_sink([](const std::string& message) { logger()->warn(message); });
     return log;
   }();
   return instance;

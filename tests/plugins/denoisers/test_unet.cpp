@@ -5,6 +5,7 @@
 
 #include "support/plugins.hpp"
 #include "whatif/denoiser.hpp"
+#include "whatif/registry/log.hpp"
 
 using whatif::Cond;
 using whatif::Denoiser;
@@ -124,4 +125,22 @@ CATCH_TEST_CASE("uvit: transformer bottleneck with cross-attention; bf16 autocas
   const double rel = ((bf16 - fp32).norm() / fp32.norm()).item<double>();
   CATCH_INFO("relative bf16 error " << rel);
   CATCH_REQUIRE(rel < 0.05);
+}
+
+CATCH_TEST_CASE("unet warns once when self-attention would run over more than 2048 positions") {
+  std::vector<std::string> warnings;
+  whatif::set_warning_sink([&](const std::string& m) { warnings.push_back(m); });
+  const auto wide = make<Denoiser>("denoiser", "unet",
+                                   {"spatial_dims=3", "channels=8,8", "attention_levels=-1", "groups=4"});
+  const at::Tensor x = at::randn({1, 1, 32, 32, 32});
+  at::NoGradGuard no_grad;
+  wide->forward(x, at::zeros({1}), Cond{});
+  wide->forward(x, at::zeros({1}), Cond{});
+  CATCH_REQUIRE(warnings.size() == 1);  // 16³ = 4096 positions at level 1, said once
+  CATCH_REQUIRE(warnings.front().find("level 1 runs over 4096 positions") != std::string::npos);
+  const auto deep = make<Denoiser>("denoiser", "unet",
+                                   {"spatial_dims=3", "channels=8,8,8", "attention_levels=-1", "groups=4"});
+  deep->forward(x, at::zeros({1}), Cond{});  // 8³ = 512 positions: no warning
+  CATCH_REQUIRE(warnings.size() == 1);
+  whatif::set_warning_sink({});
 }
