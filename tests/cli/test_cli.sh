@@ -59,6 +59,13 @@ expect 2 "unrecognised option|unrecognized option" -- "$whatif" run "$here/ok.lu
 expect 1 "--device cuda" -- "$whatif" run "$here/ok.lua" --device cuda --out "$work/run6"
 expect 1 "expected cpu or cuda" -- "$whatif" run "$here/ok.lua" --device tpu --out "$work/run6"
 
+# Help and usage errors name positional arguments as users type them.
+expect 2 "^error: SCRIPT is required but missing" -- "$whatif" run
+expect 2 "^error: RUN_DIR is required but missing" -- "$whatif" report
+expect 0 "  SCRIPT +experiment script" -- "$whatif" run --help
+checks=$((checks + 1))
+"$whatif" run --help | grep -qE -- "--script|--run-dir" && fail "run --help shows an internal option name"
+
 # A run directory is locked while a run writes into it; the lock of a finished run is taken over.
 mkdir -p "$work/locked"
 expect 1 "is in use by another whatif run" -- flock "$work/locked/.whatif.lock" "$whatif" run "$here/ok.lua" --out "$work/locked"

@@ -1,6 +1,10 @@
 #include "cli/parse.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 
 namespace po = boost::program_options;
 
@@ -8,19 +12,55 @@ namespace whatif {
 
 UsageError::~UsageError() = default;
 
+namespace {
+
+// The names positional arguments go by: what users type, in capitals (script → SCRIPT).
+std::vector<std::string> positional_names(const po::positional_options_description& positional) {
+  std::vector<std::string> names;
+  const unsigned count = std::min(positional.max_total_count(), 16u);
+  for (unsigned i = 0; i < count; ++i) {
+    const std::string& name = positional.name_for_position(i);
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
+std::string shown(std::string name) {
+  for (char& c : name) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
+}  // namespace
+
 bool parse_command(const std::vector<std::string>& args, const std::string& usage,
                    po::options_description& options, const po::positional_options_description& positional,
                    po::variables_map& vm, const std::string& help_hint) {
   options.add_options()("help,h", "show this help");
+  const std::vector<std::string> names = positional_names(positional);
   try {
     po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
     if (vm.count("help")) {
-      std::cout << usage << "\n" << options << std::endl;
+      // Positional arguments under the names users type; the rest as options.
+      std::cout << usage << "\n";
+      po::options_description rest("options");
+      std::ostringstream arguments;
+      for (const auto& option : options.options()) {
+        const auto it = std::find(names.begin(), names.end(), option->long_name());
+        if (it == names.end()) rest.add(option);
+        else arguments << "  " << std::left << std::setw(20) << shown(*it) << option->description() << "\n";
+      }
+      if (!arguments.str().empty()) std::cout << "arguments:\n" << arguments.str();
+      std::cout << rest << std::endl;
       return false;
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError(std::string(e.what()) + " (see " + help_hint + ")");
+    std::string message = e.what();
+    for (const auto& name : names)
+      for (const std::string& spelled : {"the option '--" + name + "'", "'--" + name + "'", "--" + name})
+        for (auto at = message.find(spelled); at != std::string::npos; at = message.find(spelled))
+          message.replace(at, spelled.size(), shown(name));
+    throw UsageError(message + " (see " + help_hint + ")");
   }
   return true;
 }

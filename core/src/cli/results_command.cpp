@@ -79,7 +79,7 @@ int command_verify(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("script", 1);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif verify SCRIPT --against RUN_DIR [--tolerance T]", options, positional, vm))
+  if (!parse(args, "usage: whatif verify SCRIPT --against RUN_DIR [--tolerance T | --tolerance-from-seeds K] [--plugin-path P]", options, positional, vm))
     return 0;
   const std::string against = vm["against"].as<std::string>();
   const double tolerance = vm["tolerance"].as<double>();
