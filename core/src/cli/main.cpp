@@ -130,16 +130,8 @@ void print_model_family(const ModelFamily& family) {
   std::cout << "\n";
   print_schema("options", family.options);
   print_schema("fit options", fit_fields().schema());
-  Schema sampling;
-  for (const auto& spec : sampling_fields().schema())
-    if (family.sampling.count(spec.name)) sampling.push_back(spec);
-  for (const auto& spec : decoding_fields().schema()) sampling.push_back(spec);
-  Schema generate = condition_fields().schema();
-  generate.insert(generate.end(), sampling.begin(), sampling.end());
-  print_schema("generate options (and attributes = {{name = value}, ...})", generate);
-  Schema counterfactual = counterfactual_fields().schema();
-  counterfactual.insert(counterfactual.end(), sampling.begin(), sampling.end());
-  print_schema("counterfactual options", counterfactual);
+  print_schema("generate options (and attributes = {{name = value}, ...})", generate_schema(family));
+  print_schema("counterfactual options", counterfactual_schema(family));
 }
 
 int command_plugins(const std::vector<std::string>& args) {

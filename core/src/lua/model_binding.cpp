@@ -26,22 +26,6 @@ ModelBox& check_model(lua_State* L, int index) {
   return *static_cast<ModelBox*>(luaL_checkudata(L, index, kModelMeta));
 }
 
-// The sampling options `family` reads, and the decoding options, as one schema.
-Schema sampling_schema(const ModelFamily& family) {
-  Schema schema;
-  for (auto& spec : sampling_fields().schema())
-    if (family.sampling.count(spec.name)) schema.push_back(spec);
-  for (auto& spec : decoding_fields().schema()) schema.push_back(spec);
-  return schema;
-}
-
-Sampling read_sampling(const Options& o, const ModelFamily& family) {
-  Sampling s;
-  for (const auto& e : sampling_fields().entries())
-    if (family.sampling.count(e.spec.name)) e.set(o, s);
-  return s;
-}
-
 // whatif.model(family, {part = component, option = value, ...})
 int model_new_named(lua_State* L, const std::string& name, int table) {
   const ModelFamily& family = model_family(name);
@@ -64,8 +48,7 @@ int model_new_named(lua_State* L, const std::string& name, int table) {
       lua_settable(L, options);
     }
   }
-  Schema schema = family.options;
-  parts.options = resolved_options(L, options, schema, what);
+  parts.options = resolved_options(L, options, family.options, what);
   lua_pop(L, 1);
   void* memory = lua_newuserdatauv(L, sizeof(ModelBox), 0);
   new (memory) ModelBox{family.make(parts), &family};
@@ -111,9 +94,7 @@ void push_generation(lua_State* L, const Generation& g) {
 // → volumes, {texts =, tokens =, latents =}
 int model_generate(lua_State* L) {
   auto& box = check_model(L, 1);
-  Schema schema = sampling_schema(*box.family);
-  for (auto& spec : condition_fields().schema()) schema.push_back(spec);
-  const Options o = resolved_options(L, 2, schema, "model:generate", {"attributes"});
+  const Options o = resolved_options(L, 2, generate_schema(*box.family), "model:generate", {"attributes"});
   GenerateRequest request;
   condition_fields().read(o, request.condition);
   request.sampling = read_sampling(o, *box.family);
@@ -133,8 +114,7 @@ int model_generate(lua_State* L) {
 int model_counterfactual(lua_State* L) {
   auto& box = check_model(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  Schema schema = sampling_schema(*box.family);
-  for (auto& spec : counterfactual_fields().schema()) schema.push_back(spec);
+  Schema schema = counterfactual_schema(*box.family);
   schema.push_back({"prompts", OptionType::StringList, std::vector<std::string>{}, "fixed-noise: {factual, counterfactual}"});
   schema.push_back({"factual", OptionType::String, std::string(), "inversion: prompt of the source"});
   schema.push_back({"counterfactual", OptionType::String, std::string(), "inversion: prompt to edit towards"});

@@ -74,4 +74,36 @@ const Fields<Decoding>& decoding_fields() {
   return fields;
 }
 
+namespace {
+
+// The sampling fields `family` reads, then the decoding fields.
+Schema sampling_schema(const ModelFamily& family) {
+  Schema schema;
+  for (auto& spec : sampling_fields().schema())
+    if (family.sampling.count(spec.name)) schema.push_back(spec);
+  for (auto& spec : decoding_fields().schema()) schema.push_back(spec);
+  return schema;
+}
+
+}  // namespace
+
+Schema generate_schema(const ModelFamily& family) {
+  Schema schema = condition_fields().schema();
+  for (auto& spec : sampling_schema(family)) schema.push_back(spec);
+  return schema;
+}
+
+Schema counterfactual_schema(const ModelFamily& family) {
+  Schema schema = counterfactual_fields().schema();
+  for (auto& spec : sampling_schema(family)) schema.push_back(spec);
+  return schema;
+}
+
+Sampling read_sampling(const Options& resolved, const ModelFamily& family) {
+  Sampling s;
+  for (const auto& e : sampling_fields().entries())
+    if (family.sampling.count(e.spec.name)) e.set(resolved, s);
+  return s;
+}
+
 }  // namespace whatif

@@ -3,6 +3,7 @@
 // its field in the request structs of whatif/model.hpp: the structs hold every default once, and the
 // Lua schemas, their docs and `whatif plugins info model/NAME` are generated from them.
 #include "whatif/model.hpp"
+#include "whatif/model_family.hpp"
 #include "whatif/registry/fields.hpp"
 
 namespace whatif {
@@ -22,5 +23,12 @@ const Fields<Condition>& condition_fields();
 const Fields<CounterfactualRequest>& counterfactual_fields();
 // decode_tile, decode_overlap
 const Fields<Decoding>& decoding_fields();
+
+// What a family's generate takes: condition_fields(), the sampling fields it reads, decoding_fields().
+Schema generate_schema(const ModelFamily& family);
+// What a family's counterfactual takes: counterfactual_fields(), its sampling fields, decoding_fields().
+Schema counterfactual_schema(const ModelFamily& family);
+// The sampling fields `family` reads, filled from options resolved against one of those schemas.
+Sampling read_sampling(const Options& resolved, const ModelFamily& family);
 
 }  // namespace whatif
