@@ -50,6 +50,10 @@ at::Tensor Encoder::detokenize(const at::Tensor&) {
   throw Error(who(*this) + " is not a discrete encoder (use vq-vae for tokens)");
 }
 
+std::string TextEncoder::detokenize(const std::vector<std::int64_t>&) const {
+  throw Error(who(*this) + " cannot turn token ids back into text");
+}
+
 at::Tensor Sampler::invert(const DenoiseFn&, const Schedule&, at::Tensor,
                            const SampleOptions&) const {
   throw Error(who(*this) + " cannot invert (use a deterministic sampler such as ddim)");

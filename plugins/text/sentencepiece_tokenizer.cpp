@@ -128,6 +128,22 @@ TokenBatch SentencePieceTokenizer::batch(const std::vector<std::string>& texts,
   return {ids, mask};
 }
 
+std::string SentencePieceTokenizer::decode(const std::vector<std::int64_t>& ids) const {
+  std::vector<int> pieces;
+  pieces.reserve(ids.size());
+  for (const std::int64_t id : ids) {
+    if (id < 0 || id >= vocab_size())
+      throw whatif::Error("token id " + std::to_string(id) + " is outside the tokenizer's " +
+                          std::to_string(vocab_size()) + " pieces");
+    pieces.push_back(static_cast<int>(id));
+  }
+  try {
+    return processor_->decode(pieces);
+  } catch (const std::runtime_error& e) {
+    throw whatif::Error(e.what());
+  }
+}
+
 std::int64_t SentencePieceTokenizer::vocab_size() const { return processor_->piece_size(); }
 
 std::int64_t SentencePieceTokenizer::pad_id() const {

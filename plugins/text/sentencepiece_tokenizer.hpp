@@ -52,6 +52,9 @@ class SentencePieceTokenizer {
   // depend on the batch it is in.
   TokenBatch batch(const std::vector<std::string>& texts, std::int64_t max_length, bool add_bos,
                    bool add_eos) const;
+  // The text of `ids`; control pieces (BOS, EOS, pad) give nothing. Throws for an id outside the
+  // vocabulary.
+  std::string decode(const std::vector<std::int64_t>& ids) const;
   std::int64_t vocab_size() const;
   std::int64_t pad_id() const;  // the model's pad piece, or 0 (padding is masked anyway)
   const std::string& serialized() const { return serialized_; }

@@ -82,6 +82,10 @@ std::vector<std::int64_t> TorchScriptTextEncoder::tokenize(const std::string& te
   return tokenizer_->encode(text, options_.max_length, options_.add_bos, options_.add_eos);
 }
 
+std::string TorchScriptTextEncoder::detokenize(const std::vector<std::int64_t>& ids) const {
+  return tokenizer_->decode(ids);
+}
+
 whatif::TextEmbedding TorchScriptTextEncoder::encode(const std::vector<std::string>& texts) {
   const auto batch =
       tokenizer_->batch(texts, options_.max_length, options_.add_bos, options_.add_eos);

@@ -30,6 +30,7 @@ class TorchScriptTextEncoder : public whatif::TextEncoder {
   // The vocabulary is the user's: nothing is trained, the model file is copied into `folder`.
   void fit_tokenizer(const std::vector<std::string>& corpus, const std::string& folder) override;
   std::vector<std::int64_t> tokenize(const std::string& text) const override;
+  std::string detokenize(const std::vector<std::int64_t>& ids) const override;
   whatif::TextEmbedding encode(const std::vector<std::string>& texts) override;
   std::int64_t width() const override { return width_; }
   bool frozen() const override { return options_.frozen; }

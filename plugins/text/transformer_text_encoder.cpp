@@ -145,6 +145,10 @@ std::vector<std::int64_t> TransformerTextEncoder::tokenize(const std::string& te
   return tokenizer_.current()->encode(text, options_.max_length, false, true);
 }
 
+std::string TransformerTextEncoder::detokenize(const std::vector<std::int64_t>& ids) const {
+  return tokenizer_.current()->decode(ids);
+}
+
 whatif::TextEmbedding TransformerTextEncoder::encode(const std::vector<std::string>& texts) {
   const auto batch = tokenizer_.current()->batch(texts, options_.max_length, false, true);
   const auto mask = batch.mask.to(device_);

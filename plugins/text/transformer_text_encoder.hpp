@@ -57,6 +57,7 @@ class TransformerTextEncoder : public whatif::TextEncoder {
   // checkpoint): the embeddings were learned against it, so it is never replaced silently.
   void fit_tokenizer(const std::vector<std::string>& corpus, const std::string& folder) override;
   std::vector<std::int64_t> tokenize(const std::string& text) const override;
+  std::string detokenize(const std::vector<std::int64_t>& ids) const override;
   whatif::TextEmbedding encode(const std::vector<std::string>& texts) override;
   std::int64_t width() const override { return options_.width; }
 

@@ -38,6 +38,8 @@ struct Sampling {
   double t_start = 1.0;         // start time of sampling (diffusion)
   double temperature = 1.0;     // token sampling (autoregression)
   std::int64_t top_k = 0;       // 0 = the whole vocabulary (autoregression)
+  double top_p = 1.0;           // nucleus: the smallest set holding this probability (autoregression)
+  std::int64_t max_text_length = 64;  // text tokens written after the image (autoregression)
 };
 
 // How to decode representations (latents, tokens) back to volumes.

@@ -22,6 +22,9 @@ class TextEncoder : public Component, public Trainable {
   // `folder` is where its model files are written so they can be saved with the model.
   virtual void fit_tokenizer(const std::vector<std::string>& corpus, const std::string& folder) = 0;
   virtual std::vector<std::int64_t> tokenize(const std::string& text) const = 0;
+  // The text of token ids (the inverse of tokenize; control pieces such as EOS give nothing).
+  // An encoder whose tokenizer cannot decode throws.
+  virtual std::string detokenize(const std::vector<std::int64_t>& ids) const;
   virtual TextEmbedding encode(const std::vector<std::string>& texts) = 0;
   virtual std::int64_t width() const = 0;
   // A frozen encoder (a pretrained tower) is excluded from the optimizer.

@@ -46,7 +46,9 @@ const Fields<Sampling>& sampling_fields() {
       .add("guidance", &S::guidance, "classifier-free guidance w (0 = unconditional)")
       .add("t_start", &S::t_start, "time sampling starts from (1 = pure noise)")
       .add("temperature", &S::temperature, "token sampling temperature")
-      .add("top_k", &S::top_k, "sample among the k likeliest tokens (0 = all)");
+      .add("top_k", &S::top_k, "sample among the k likeliest tokens (0 = all)")
+      .add("top_p", &S::top_p, "sample among the likeliest tokens holding this probability (1 = all)")
+      .add("max_text_length", &S::max_text_length, "text tokens written after the image, at most");
   return fields;
 }
 

@@ -15,7 +15,7 @@ const Fields<TrainConfig>& train_fields();
 const Fields<FitRequest>& part_fit_fields();
 // part_fit_fields() + cache, attributes: what model:fit takes
 const Fields<FitRequest>& fit_fields();
-// seed, steps, guidance, t_start, temperature, top_k
+// seed, steps, guidance, t_start, temperature, top_k, top_p, max_text_length
 const Fields<Sampling>& sampling_fields();
 // prompts, count (attribute rows and prior volumes are read apart: they are not options)
 const Fields<Condition>& condition_fields();
