@@ -1,11 +1,12 @@
-// Encoders: identity (pixel space), haar (the lossless wavelet front-end) and kl-vae (a learned
-// latent space).
+// Encoders: identity (pixel space), haar (the lossless wavelet front-end), kl-vae (a learned
+// latent space) and vq-vae (a learned discrete one: image tokens).
 #include <whatif/registry/plugin.hpp>
 #include <whatif/registry/registry.hpp>
 
 #include "haar.hpp"
 #include "identity.hpp"
 #include "kl_vae.hpp"
+#include "vq_vae.hpp"
 
 namespace {
 
@@ -25,6 +26,12 @@ void register_components(whatif::Registry& registry) {
       "KL-regularised autoencoder (latent diffusion): Gaussian latents at 1/downsample size, 2D/3D",
       whatif_encoders::KLVAEConfig::schema(), [](const whatif::Options& o) {
         return std::make_shared<whatif_encoders::KLVAEEncoder>(whatif_encoders::KLVAEConfig::from(o));
+      });
+  registry.add<whatif::Encoder>(
+      "encoder", "vq-vae",
+      "vector-quantised autoencoder: codebook ids at 1/downsample size (image tokens), EMA codebook, 2D/3D",
+      whatif_encoders::VQVAEConfig::schema(), [](const whatif::Options& o) {
+        return std::make_shared<whatif_encoders::VQVAEEncoder>(whatif_encoders::VQVAEConfig::from(o));
       });
 }
 
