@@ -10,6 +10,7 @@
 
 #include "host/environment.hpp"
 #include "host/host.hpp"
+#include "train/distributed.hpp"
 #include "util/log.hpp"
 
 namespace whatif {
@@ -90,6 +91,7 @@ ExperimentRunner::ExperimentRunner(RunnerSettings settings, const Host& host)
   if (settings_.shard_count < 1 || settings_.shard_index < 0 || settings_.shard_index >= settings_.shard_count)
     throw Error("shard " + std::to_string(settings_.shard_index) + "/" + std::to_string(settings_.shard_count) +
                 ": expected 0 <= i < N");
+  if (const DataParallel* group = DataParallel::current()) settings_.rank = group->rank();
 }
 
 std::vector<ArmOutcome> ExperimentRunner::run(const Experiment& experiment, const ArmBody& body) {

@@ -11,6 +11,7 @@
 #include "model/requests.hpp"
 #include "train/autocast.hpp"
 #include "train/checkpoint.hpp"
+#include "train/distributed.hpp"
 #include "util/log.hpp"
 #include "util/progress.hpp"
 #include "whatif/registry/error.hpp"
@@ -84,6 +85,23 @@ std::string train_config_json(const TrainConfig& config) {
   return out + "}";
 }
 
+// FNV-1a over the bytes of `tensors`: equal on every rank exactly when the tensors are.
+std::int64_t fingerprint(const std::vector<at::Tensor>& tensors) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const at::Tensor& t : tensors) {
+    const at::Tensor c = t.detach().contiguous();
+    const auto* bytes = static_cast<const unsigned char*>(c.data_ptr());
+    for (std::size_t i = 0, n = c.numel() * c.element_size(); i < n; ++i) h = (h ^ bytes[i]) * 0x100000001b3ULL;
+  }
+  return static_cast<std::int64_t>(h >> 1);
+}
+
+std::int64_t text_fingerprint(const std::string& text) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : text) h = (h ^ c) * 0x100000001b3ULL;
+  return static_cast<std::int64_t>(h >> 1);
+}
+
 }  // namespace
 
 void Trainer::save(std::int64_t step, const std::vector<double>& losses) {
@@ -138,7 +156,27 @@ std::int64_t Trainer::load(std::vector<double>& losses) {
   return c.integers.count("step") ? c.integers.at("step") : 0;
 }
 
+// Data parallelism keeps the step a single process would take. A step is `accumulate` micro-batches
+// v = 0..A−1, each with its examples and generators from (seed, step, v); with W ranks, rank r runs
+// micro-batches r·A/W … (r+1)·A/W − 1 and the gradients are summed over ranks before the update.
+// So W ranks and one process see the same examples and the same noise and reach the same weights
+// up to the order of float additions, and a checkpoint resumes under any W that divides A.
 TrainResult Trainer::fit(const MicroLoss& loss) {
+  DataParallel* const group = DataParallel::current();
+  const std::int64_t world = group ? group->world() : 1, rank = group ? group->rank() : 0;
+  // Micro-batches that cannot be shared evenly are all computed by every rank: the same step,
+  // without the speed-up (a metric's own small classifier, say), and no gradient exchange.
+  const bool shared = config_.accumulate % world == 0;
+  if (!shared && rank == 0)
+    logger()->warn("{}: accumulate = {} micro-batches per step cannot be shared by {} ranks, so every rank "
+                   "computes the whole step (no speed-up); use a multiple of {} (the global batch is "
+                   "batch_size x accumulate: halve batch_size to keep it)",
+                   config_.label, config_.accumulate, world, world);
+  if (group && !group->same_everywhere(text_fingerprint(config_.label + "\n" + config_.config_json + "\n" +
+                                                        train_config_json(config_)),
+                                       "the training configuration"))
+    stop_rank(static_cast<int>(rank), config_.label + ": the ranks are not training the same thing (another "
+                                      "configuration, or a rank skipped a training); stopping");
   TrainResult result;
   std::vector<double> losses;
   std::int64_t start = 0;
@@ -146,32 +184,81 @@ TrainResult Trainer::fit(const MicroLoss& loss) {
     start = load(losses);
     logger()->info("{}: resuming from {} at step {}", config_.label, config_.checkpoint, start);
   }
+  if (group) {
+    if (!group->same_everywhere(start, "the step to resume from"))
+      throw Error(config_.label + ": ranks would resume from different steps (rank " + std::to_string(rank) +
+                  " from " + std::to_string(start) + "); every rank must see the same checkpoint folder");
+    // Identical starting point: rank 0's weights, buffers, moments and EMA.
+    std::vector<at::Tensor> state;
+    for (const auto& [prefix, part] : parts_) {
+      for (auto& [name, p] : part->named_parameters()) state.push_back(p.detach());
+      for (auto& [name, b] : part->named_buffers()) state.push_back(b);
+    }
+    for (auto* group_of : {&m_, &v_, &ema_}) state.insert(state.end(), group_of->begin(), group_of->end());
+    group->broadcast(state, config_.label + " initial state");
+  }
   result.resumed_from = start;
   for (const auto& [prefix, part] : parts_) part->train(true);
   const auto began = std::chrono::steady_clock::now();
   Progress progress(config_.steps - start, config_.label);
   const double b1 = config_.beta1, b2 = config_.beta2;
+  const std::int64_t per_rank = shared ? config_.accumulate / world : config_.accumulate;
+  const std::int64_t first_micro = shared ? rank * per_rank : 0;
+  std::vector<at::Tensor> trained;
+  for (const auto& [name, p] : params_) trained.push_back(p);
   std::int64_t step = start;
   for (; step < config_.steps; ++step) {
     for (auto& [name, p] : params_) p.mutable_grad() = at::Tensor();
     std::map<std::string, double> logs;
     double step_loss = 0;
-    for (std::int64_t micro = 0; micro < config_.accumulate; ++micro) {
+    bool finite = true;
+    std::string nonfinite = "NaN or Inf";
+    std::string failure;  // a data-parallel rank's own error, raised after the ranks compared notes
+    for (std::int64_t micro = first_micro; micro < first_micro + per_rank; ++micro) {
       const std::uint64_t s = step_seed(config_.seed, step, micro);
       at::manual_seed(s);  // dropout and anything else drawing from the global generator
       at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(s);
-      at::Tensor value;
-      {
-        AutocastGuard autocast(config_.bf16);
-        value = loss(step, micro, generator, logs);
+      try {
+        at::Tensor value;
+        {
+          AutocastGuard autocast(config_.bf16);
+          value = loss(step, micro, generator, logs);
+        }
+        const double v = value.item<double>();
+        if (!std::isfinite(v)) {
+          finite = false;
+          nonfinite = std::isnan(v) ? "NaN" : "Inf";
+          break;
+        }
+        (value / static_cast<double>(config_.accumulate)).backward();
+        step_loss += v / static_cast<double>(config_.accumulate);
+      } catch (const std::exception& e) {
+        if (!group) throw;
+        failure = e.what();
+        break;
       }
-      const double v = value.item<double>();
-      if (!std::isfinite(v))
-        throw Error(config_.label + ": loss is " + (std::isnan(v) ? "NaN" : "Inf") + " at step " +
-                    std::to_string(step) + "; stopping (lower lr, keep grad_clip on, check the data)");
-      (value / static_cast<double>(config_.accumulate)).backward();
-      step_loss += v / static_cast<double>(config_.accumulate);
     }
+    if (group) {
+      // [loss, ranks with a non-finite loss, one failure flag per rank], summed with the gradients.
+      at::Tensor scalars = at::zeros({2 + world}, at::kDouble);
+      scalars[0] = shared ? step_loss : 0.0;
+      scalars[1] = finite ? 0.0 : 1.0;
+      if (!failure.empty()) scalars[2 + rank] = 1.0;
+      all_reduce_gradients(*group, shared ? trained : std::vector<at::Tensor>{}, scalars,
+                           config_.label + " gradients at step " + std::to_string(step));
+      if (shared) step_loss = scalars[0].item<double>();
+      if (finite && scalars[1].item<double>() != 0) nonfinite = "NaN or Inf on another rank";
+      finite = scalars[1].item<double>() == 0;
+      for (std::int64_t r = 0; r < world; ++r)
+        if (scalars[2 + r].item<double>() != 0) {
+          if (r == rank) throw Error(failure);
+          throw Error(config_.label + ": rank " + std::to_string(r) + " failed at step " + std::to_string(step) +
+                      " (its error is in whatif.rank" + std::to_string(r) + ".log, or whatif.log for rank 0)");
+        }
+    }
+    if (!finite)
+      throw Error(config_.label + ": loss is " + nonfinite + " at step " + std::to_string(step) +
+                  "; stopping (lower lr, keep grad_clip on, check the data)");
     at::NoGradGuard no_grad;
     if (config_.grad_clip > 0) {
       double total = 0;
@@ -205,7 +292,7 @@ TrainResult Trainer::fit(const MicroLoss& loss) {
     status << "loss=" << step_loss << " lr=" << lr;
     progress.tick(1, status.str());
     const bool last = step + 1 == config_.steps;
-    if ((config_.checkpoint_every > 0 && (step + 1) % config_.checkpoint_every == 0) || last)
+    if (rank == 0 && ((config_.checkpoint_every > 0 && (step + 1) % config_.checkpoint_every == 0) || last))
       save(step + 1, losses);
     if (config_.stop_after >= 0 && step + 1 >= config_.stop_after) {
       ++step;
@@ -213,6 +300,14 @@ TrainResult Trainer::fit(const MicroLoss& loss) {
     }
   }
   progress.finish();
+  if (group) {
+    // The ranks must still agree bit for bit; this is also the barrier after rank 0's last save.
+    std::vector<at::Tensor> state = trained;
+    for (auto* group_of : {&m_, &v_, &ema_}) state.insert(state.end(), group_of->begin(), group_of->end());
+    if (!group->same_everywhere(fingerprint(state), "the trained weights"))
+      throw Error(config_.label + ": the ranks' weights, moments or EMA differ after training (a "
+                                  "non-deterministic part, or ranks with different builds)");
+  }
   for (const auto& [prefix, part] : parts_) part->train(false);
   result.steps_done = step;
   result.losses = losses;
