@@ -6,7 +6,8 @@
 
 namespace whatif {
 
-ModelFamily diffusion_family();  // diffusion/diffusion_family.cpp
+ModelFamily diffusion_family();       // diffusion/diffusion_family.cpp
+ModelFamily autoregressive_family();  // autoregress/autoregressive_family.cpp
 
 namespace {
 
@@ -14,7 +15,7 @@ namespace {
 std::map<std::string, ModelFamily>& families() {
   static std::map<std::string, ModelFamily> table = [] {
     std::map<std::string, ModelFamily> t;
-    for (ModelFamily f : {diffusion_family()}) t.emplace(f.name, std::move(f));
+    for (ModelFamily f : {diffusion_family(), autoregressive_family()}) t.emplace(f.name, std::move(f));
     return t;
   }();
   return table;
