@@ -10,9 +10,11 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/data_command.hpp"
+#include "cli/launch.hpp"
 #include "cli/parse.hpp"
 #include "cli/results_command.hpp"
 #include "cli/run_script.hpp"
+#include "cli/submit.hpp"
 #include "host/environment.hpp"
 #include "host/host.hpp"
 #include "lua/script.hpp"
@@ -38,6 +40,7 @@ const char* kUsage =
     "  data ACTION       make, inspect and export dataset stores (whatif data --help)\n"
     "  report RUN_DIR    Markdown + CSV tables, curves and sample montages of a run\n"
     "  verify SCRIPT     rerun a script and compare with --against RUN_DIR\n"
+    "  submit SCRIPT     run a sweep as a Slurm job array (whatif submit --help)\n"
     "\n"
     "Each command takes --help.\n";
 
@@ -72,16 +75,27 @@ int command_run(const std::vector<std::string>& args) {
       "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda")(
       "dry-run", "resolve and print the parameters, build nothing")(
       "fresh", "discard earlier arm results in the run directory and start over")(
-      "shard", po::value<std::string>(), "run only shard i of N of the arms: --shard i/N (Slurm arrays)");
+      "shard", po::value<std::string>(), "run only shard i of N of the arms: --shard i/N (Slurm arrays)")(
+      "nproc", po::value<int>(), "start N local data-parallel ranks (like torchrun --standalone); see "
+                                 "docs/distributed.md");
   add_plugin_path(options);
   po::positional_options_description positional;
   positional.add("script", 1);
   po::variables_map vm;
   if (!parse(args, "usage: whatif run SCRIPT [--set k=v]... [--preset P] [--out DIR] "
-                   "[--threads N] [--device cpu|cuda] [--dry-run] [--fresh] [--shard i/N]",
+                   "[--threads N] [--device cpu|cuda] [--dry-run] [--fresh] [--shard i/N] [--nproc N]",
              options, positional, vm))
     return 0;
 
+  if (vm.count("nproc") && !vm.count("dry-run")) {
+    // The launcher starts this command again, N times, without --nproc.
+    std::vector<std::string> rest;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "--nproc") ++i;
+      else if (args[i].rfind("--nproc=", 0) != 0) rest.push_back(args[i]);
+    }
+    return launch_local_ranks(vm["nproc"].as<int>(), rest);
+  }
   ScriptArgs script;
   script.path = vm["script"].as<std::string>();
   if (vm.count("set")) script.sets = vm["set"].as<std::vector<std::string>>();
@@ -216,7 +230,8 @@ int dispatch(int argc, char** argv) {
   if (command == "--version") return command_version({});
   static const std::map<std::string, int (*)(const std::vector<std::string>&)> commands{
       {"run", command_run}, {"plugins", command_plugins}, {"version", command_version},
-      {"data", command_data}, {"report", command_report}, {"verify", command_verify}};
+      {"data", command_data}, {"report", command_report}, {"verify", command_verify},
+      {"submit", command_submit}};
   const auto it = commands.find(command);
   if (it == commands.end()) {
     std::vector<std::string> names;
