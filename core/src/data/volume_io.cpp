@@ -23,6 +23,7 @@
 #include <itkPNGImageIOFactory.h>
 
 #include "data/itk_image.hpp"
+#include "data/nifti_header.hpp"
 #include "data/volume_io.hpp"
 #include "whatif/dataset.hpp"
 #include "whatif/registry/error.hpp"
@@ -252,7 +253,10 @@ Volume read_volume(const std::string& path, int expected_dims) {
     if (fs::is_directory(path)) {
       volume = read_dicom_series(path);
     } else {
-      if (fs::path(path).extension() == ".gz") check_gzip_complete(path);
+      if (is_nifti(path))
+        check_nifti(path);  // before ITK: sizes, spacing, orientation, data length
+      else if (fs::path(path).extension() == ".gz")
+        check_gzip_complete(path);
       auto io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::IOFileModeEnum::ReadMode);
       if (!io)
         throw Error(path + ": not a readable image (expected .nii/.nii.gz, .nrrd, .mha, .png or a " +
