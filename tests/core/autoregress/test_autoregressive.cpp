@@ -352,7 +352,7 @@ CATCH_TEST_CASE("toy progression: the prompt moves the image the asked way and t
   whatif::AutoregressiveParts p = parts();
   whatif::AutoregressiveModel model(p, config());
   const Progressions train(64, 1);
-  const auto fitted = model.fit(train, fit_request(160));
+  const auto fitted = model.fit(train, fit_request(300));
   CATCH_REQUIRE(fitted.train.losses.back() < 0.25 * fitted.train.losses.front());
   // Unseen priors.
   const Progressions test(16, 2);
