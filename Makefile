@@ -8,13 +8,26 @@ DEPS := cmake g++ make pkg-config ccache git \
   libtorch-dev libopenblas0-pthread libgloo-dev liblua5.4-dev libinsighttoolkit5-dev \
   libhdf5-dev libboost-dev libboost-filesystem-dev libboost-program-options-dev \
   libspdlog-dev catch2 libsentencepiece-dev nlohmann-json3-dev mricron-data \
-  python3-torch python3-nibabel python3-h5py slurm-wlm munge
+  python3-torch python3-nibabel python3-h5py \
+  libcpp-httplib-dev nodejs chromium
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test demo bench clean
+# The HTML report's libraries (Niivue, Vega, Vega-Lite, Vega-Embed), pinned in web/package-lock.json
+# and installed with `npm ci` into the build tree; the build copies them next to each report.html.
+WEB_VENDOR := $(BUILD)/web/node_modules/.package-lock.json
 
-deps:
+.PHONY: deps apt-deps build test demo bench clean
+
+deps: apt-deps $(WEB_VENDOR)
+
+$(WEB_VENDOR): web/package.json web/package-lock.json
+	mkdir -p $(BUILD)/web
+	cp web/package.json web/package-lock.json $(BUILD)/web/
+	cd $(BUILD)/web && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+apt-deps:
 	@missing=$$(for p in $(DEPS); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -22,6 +35,8 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# npm comes with some nodejs builds (NodeSource) and separately with Debian's
+	@command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
@@ -34,7 +49,8 @@ test: build
 
 demo: build
 	$(BUILD)/whatif run experiments/quickstart.lua --out runs/quickstart
-	$(BUILD)/whatif report runs/quickstart
+	$(BUILD)/whatif report runs/quickstart --html
+	@echo "open $(CURDIR)/runs/quickstart/report.html"
 
 bench: build
 	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && "$$b"; done; true

@@ -14,6 +14,7 @@
 #include "cli/parse.hpp"
 #include "cli/results_command.hpp"
 #include "cli/run_script.hpp"
+#include "cli/serve_command.hpp"
 #include "cli/submit.hpp"
 #include "host/environment.hpp"
 #include "host/host.hpp"
@@ -38,7 +39,8 @@ const char* kUsage =
     "  plugins info K/N  show a component's doc and options, e.g. schedule/constant-snr\n"
     "  version           whatif, LibTorch, BLAS, CPU and bf16 facts of this machine\n"
     "  data ACTION       make, inspect and export dataset stores (whatif data --help)\n"
-    "  report RUN_DIR    Markdown + CSV tables, curves and sample montages of a run\n"
+    "  report RUN_DIR    Markdown + CSV tables, curves and sample montages of a run (--html: a page)\n"
+    "  serve RUN_DIR     the run's page live on loopback, with a counterfactual playground\n"
     "  verify SCRIPT     rerun a script and compare with --against RUN_DIR\n"
     "  submit SCRIPT     run a sweep as a Slurm job array (whatif submit --help)\n"
     "\n"
@@ -231,7 +233,7 @@ int dispatch(int argc, char** argv) {
   static const std::map<std::string, int (*)(const std::vector<std::string>&)> commands{
       {"run", command_run}, {"plugins", command_plugins}, {"version", command_version},
       {"data", command_data}, {"report", command_report}, {"verify", command_verify},
-      {"submit", command_submit}};
+      {"submit", command_submit}, {"serve", command_serve}};
   const auto it = commands.find(command);
   if (it == commands.end()) {
     std::vector<std::string> names;

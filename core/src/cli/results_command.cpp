@@ -11,8 +11,10 @@
 
 #include "cli/parse.hpp"
 #include "cli/run_script.hpp"
+#include "results/html_report.hpp"
 #include "results/report.hpp"
 #include "results/result_store.hpp"
+#include "results/web_assets.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace po = boost::program_options;
@@ -54,13 +56,19 @@ void warn_missing_plugins(const nlohmann::json& provenance, const std::vector<st
 
 int command_report(const std::vector<std::string>& args) {
   po::options_description options("report options");
-  options.add_options()("run-dir", po::value<std::string>()->required(), "run directory of `whatif run`");
+  options.add_options()("run-dir", po::value<std::string>()->required(), "run directory of `whatif run`")(
+      "html", "also write report.html: plots (Vega-Lite) and sample volumes (Niivue); opens from the file system");
   po::positional_options_description positional;
   positional.add("run-dir", 1);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif report RUN_DIR", options, positional, vm)) return 0;
-  const std::string path = write_report(vm["run-dir"].as<std::string>());
-  std::cout << "wrote " << path << "\n";
+  if (!parse(args, "usage: whatif report RUN_DIR [--html]", options, positional, vm)) return 0;
+  const std::string dir = vm["run-dir"].as<std::string>();
+  if (vm.count("html")) require_vendored_scripts();  // before anything is written
+  std::cout << "wrote " << write_report(dir) << "\n";
+  if (vm.count("html")) {
+    const std::string page = write_html_report(dir);
+    std::cout << "wrote " << page << "\n";
+  }
   return 0;
 }
 

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `whatif report --html`, checked as a new user would see it: a small run's report.html opened from
+# the file system in headless Chromium (software GL). The page must draw without console errors,
+# every Vega view must have data marks, the three Niivue canvases must not be blank and the
+# difference overlay must show where the twins differ. Screenshots go to SHOT_DIR (report.png; the
+# samples and the plots at half scale, as docs/results.md shows them).
+# Usage: test_html_report.sh WHATIF SOURCE_DIR SHOT_DIR
+set -u
+whatif=$1 src=$2 shots=$3
+source "$(dirname "$0")/expect.sh"
+chromium=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$chromium" ] || ! command -v node >/dev/null; then
+  echo "SKIP: headless Chromium and node are needed (make deps installs chromium and nodejs)"
+  exit 77
+fi
+mkdir -p "$shots" "$work/out"
+run=$work/run
+
+start=$(date +%s.%N)
+expect 0 "pair-guidance=3.0-seed1" -- "$whatif" run "$src/tests/cli/pair.lua" --out "$run"
+echo "run: $(echo "$(date +%s.%N) - $start" | bc) s"
+
+# Without the vendored libraries the page is refused in one line naming what to run.
+expect_bad_input "make deps" -- env WHATIF_WEB_DIR="$work/none" "$whatif" report "$run" --html
+[ -e "$run/report.html" ] && fail "report.html written although its JavaScript is missing"
+
+start=$(date +%s.%N)
+expect 0 "wrote .*report.html" -- "$whatif" report "$run" --html
+echo "report --html: $(echo "$(date +%s.%N) - $start" | bc) s"
+for f in report_files/niivue.umd.js report_files/vega.min.js volumes/pair-guidance=3.0-seed1/factual.nii.gz; do
+  [ -s "$run/$f" ] || fail "$f is missing"
+done
+# The exported volume is the stored sample, voxel for voxel.
+checks=$((checks + 1))
+/usr/bin/python3 - "$run" <<'PY' || fail "volumes/*.nii.gz differ from the stored samples"
+import sys, h5py, nibabel, numpy as np
+run = sys.argv[1]
+stored = h5py.File(f"{run}/pair-guidance=3.0-seed1.h5")["samples/counterfactual"][0, 0]
+nifti = np.asarray(nibabel.load(f"{run}/volumes/pair-guidance=3.0-seed1/counterfactual.nii.gz").dataobj)
+assert nifti.transpose(2, 1, 0).shape == stored.shape, (nifti.shape, stored.shape)
+assert np.array_equal(nifti.transpose(2, 1, 0), stored)
+PY
+echo "page: $(stat -c %s "$run/report.html") bytes + report_files $(du -cb "$run"/report_files/* | tail -1 | cut -f1) bytes"
+
+result=$(node "$src/tests/web/check_page.js" "$chromium" "file://$run/report.html" "$shots/report.png" 60 \
+         "#samples=$shots/report-samples.png" ".plots=$shots/report-plots.png")
+echo "$result" | head -c 4000; echo
+checks=$((checks + 1))
+node -e '
+const r = JSON.parse(process.argv[1]);
+const bad = [];
+if (!r.check) bad.push("the page never finished drawing");
+const c = r.check || { errors: [], views: [], viewers: [] };
+if (r.errors.length) bad.push("console errors: " + r.errors.join(" | "));
+if (c.errors.length) bad.push("page errors: " + c.errors.join(" | "));
+// loss vs guidance, difference vs guidance, the loss curve
+if (c.views.length < 3) bad.push(`${c.views.length} Vega views drawn, want 3`);
+for (const v of c.views) if (!(v.marks > 0)) bad.push(`Vega view "${v.name}" has no data marks`);
+if (c.viewers.length !== 3) bad.push(`${c.viewers.length} Niivue views, want 3`);
+for (const v of c.viewers) if (!(v.variance > 20)) bad.push(`Niivue ${v.role} view is blank (pixel variance ${v.variance})`);
+if (!c.overlay || !(c.overlay.max_abs_difference > 0)) bad.push("the twins do not differ: nothing to overlay");
+else if (!(c.overlay.coloured_pixels > 100)) bad.push(`difference overlay not visible (${c.overlay && c.overlay.coloured_pixels} coloured pixels)`);
+if (bad.length) { console.log("FAIL: " + bad.join("\nFAIL: ")); process.exit(1); }
+console.log(`draw: ${r.draw_seconds} s; views: ${c.views.map((v) => v.marks).join(",")} marks; ` +
+            `viewer variance: ${c.viewers.map((v) => v.variance.toFixed(0)).join(",")}; overlay pixels: ${c.overlay.coloured_pixels}`);
+' "$result" || failures=$((failures + 1))
+[ -s "$shots/report.png" ] || fail "no screenshot"
+
+echo "$checks checks, $failures failed"
+[ "$failures" -eq 0 ]
