@@ -8,7 +8,7 @@ DEPS := cmake g++ make pkg-config ccache git \
   libtorch-dev libopenblas0-pthread libgloo-dev liblua5.4-dev libinsighttoolkit5-dev \
   libhdf5-dev libboost-dev libboost-filesystem-dev libboost-program-options-dev \
   libspdlog-dev catch2 libsentencepiece-dev nlohmann-json3-dev mricron-data \
-  python3-torch python3-nibabel python3-h5py \
+  python3-torch python3-nibabel python3-h5py slurm-wlm munge \
   libcpp-httplib-dev nodejs chromium
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
