@@ -4,7 +4,9 @@
 // and a checkpoint round trip.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <set>
 
 #include <torch/torch.h>
@@ -64,8 +66,8 @@ VQVAEConfig tiny_2d() {
   c.codebook_size = 32;
   c.codebook_dim = 4;
   c.downsample = 2;
-  c.channels = {16, 32};
-  c.groups = 8;
+  c.channels = {8, 16};
+  c.groups = 4;
   c.dead_code_steps = 20;
   return c;
 }
@@ -220,20 +222,20 @@ CATCH_TEST_CASE("a code unused for dead_code_steps steps is re-seeded from an en
 
   // dead_code_steps = 0 never restarts.
   VectorQuantizerImpl never(4, 2, 0.9, 1e-5, 0);
-  never.codebook.copy_(q.codebook.clone().fill_(0).index_fill_(0, torch::tensor({1, 2, 3}), 50.0));
+  never.codebook.copy_(torch::zeros({4, 2}).index_fill_(0, torch::tensor({1, 2, 3}, torch::kLong), 50.0));
+  never.embed_sum.copy_(never.codebook);
   for (int step = 0; step < 5; ++step) CATCH_REQUIRE(never.update(rows, never.nearest(rows)) == 0);
   CATCH_REQUIRE(never.unused_steps.equal(torch::tensor({0, 5, 5, 5}, torch::kLong)));
 }
 
 CATCH_TEST_CASE("a tiny 2D vq-vae trains through the trainer: reconstruction, codebook use, exact resume") {
-  torch::set_num_threads(2);
   whatif_test::TempDir dir;
   const auto config = tiny_2d();
   Disks data(disks(64, 16, 7));
   const auto held_out = disks(32, 16, 999);
 
   whatif::TrainConfig train;
-  train.steps = 300;
+  train.steps = 250;
   train.lr = 2e-3;
   train.warmup = 20;
   train.ema_decay = 0;  // the codebook follows the live weights; no weight EMA to swap in
@@ -241,18 +243,22 @@ CATCH_TEST_CASE("a tiny 2D vq-vae trains through the trainer: reconstruction, co
   train.label = "vq-vae";
   train.checkpoint = dir / "full.h5";
 
+  const auto tokens = [&](VQVAEEncoder& model) {
+    torch::NoGradGuard no_grad;
+    return model.tokenize(held_out);
+  };
+  const auto image = [&](VQVAEEncoder& model, const torch::Tensor& ids) {
+    torch::NoGradGuard no_grad;
+    return model.detokenize(ids);
+  };
+
   torch::manual_seed(8);
   VQVAEEncoder vq(config);
-  double before = 0;
-  {
-    torch::NoGradGuard no_grad;
-    vq.train(false);
-    before = psnr(vq.decode(vq.encode(held_out)), held_out);
-  }
-  const auto fit = whatif::fit_encoder(vq, data, train, 16);
-  torch::NoGradGuard no_grad;
-  const auto ids = vq.tokenize(held_out);
-  const double after = psnr(vq.detokenize(ids), held_out);
+  vq.train(false);
+  const double before = psnr(image(vq, tokens(vq)), held_out);
+  const auto fit = whatif::fit_encoder(vq, data, train, 8);
+  const auto ids = tokens(vq);
+  const double after = psnr(image(vq, ids), held_out);
   const auto counts = torch::bincount(ids.flatten(), {}, config.codebook_size).to(torch::kDouble);
   const auto p = counts / counts.sum();
   const double perplexity = std::exp(-(p * (p + 1e-12).log()).sum().item<double>());
@@ -262,43 +268,64 @@ CATCH_TEST_CASE("a tiny 2D vq-vae trains through the trainer: reconstruction, co
                               << "/" << config.codebook_size << ", perplexity " << perplexity
                               << "; last batch usage " << fit.logs.at("usage").back() << ", perplexity "
                               << fit.logs.at("perplexity").back() << "; training " << fit.train.seconds << " s");
-  // Mean squared error down by at least 10× (10 dB): measured 12.6 → 27.3 dB (seed 8, 2 threads).
-  CATCH_REQUIRE(after - before > 10.0);
-  CATCH_REQUIRE(after > 24.0);
-  CATCH_REQUIRE(used > 4);
-  CATCH_REQUIRE(perplexity > 4.0);
+  // Measured (seed 8, one thread): 7.4 → 25.9 dB, all 32 codes used, perplexity 25.3. Asserted: the
+  // mean squared error falls more than 30× (15 dB), at least half the codebook is in use and the
+  // code distribution is far from collapsed (perplexity > 8 of at most 32).
+  CATCH_REQUIRE(after - before > 15.0);
+  CATCH_REQUIRE(after > 23.0);
+  CATCH_REQUIRE(used >= 16);
+  CATCH_REQUIRE(perplexity > 8.0);
   for (const char* key : {"l1", "commitment", "usage", "perplexity", "psnr", "ssim", "restarted"})
     CATCH_REQUIRE(fit.logs.count(key) == 1);
 
   // A run interrupted half way and resumed from its checkpoint ends bit-identical to the straight
-  // run: weights, codebook buffers (restarts draw from the per-step generator) and tokens.
-  auto interrupted = train;
+  // run: weights, codebook buffers (restarts draw from the per-step generator) and tokens. A
+  // shorter run than the one above, with codes restarting in both halves.
+  auto straight_config = train;
+  straight_config.steps = 60;
+  straight_config.checkpoint = dir / "straight.h5";
+  torch::manual_seed(8);
+  VQVAEEncoder straight(config);
+  const auto straight_fit = whatif::fit_encoder(straight, data, straight_config, 8);
+  const auto& restarts = straight_fit.logs.at("restarted");
+  std::string restart_steps;
+  for (std::size_t i = 0; i < restarts.size(); ++i)
+    if (restarts[i] > 0) restart_steps += " " + std::to_string(i) + ":" + std::to_string(static_cast<int>(restarts[i]));
+  CATCH_WARN("codes restarted at step:count" << restart_steps);
+  CATCH_REQUIRE(std::accumulate(restarts.begin(), restarts.begin() + 30, 0.0) > 0);
+  CATCH_REQUIRE(std::accumulate(restarts.begin() + 30, restarts.end(), 0.0) > 0);
+  auto interrupted = straight_config;
   interrupted.checkpoint = dir / "interrupted.h5";
-  interrupted.stop_after = 150;
+  interrupted.stop_after = 30;
+  interrupted.checkpoint_every = 10;
   torch::manual_seed(8);
   VQVAEEncoder resumed(config);
-  whatif::fit_encoder(resumed, data, interrupted, 16);
+  whatif::fit_encoder(resumed, data, interrupted, 8);
   interrupted.stop_after = -1;
-  const auto second = whatif::fit_encoder(resumed, data, interrupted, 16);
-  CATCH_REQUIRE(second.train.resumed_from == 150);
-  CATCH_REQUIRE(resumed.tokenize(held_out).equal(ids));
-  for (const auto& [name, b] : vq.named_buffers()) {
+  const auto second = whatif::fit_encoder(resumed, data, interrupted, 8);
+  CATCH_REQUIRE(second.train.resumed_from == 30);
+  CATCH_REQUIRE(tokens(resumed).equal(tokens(straight)));
+  const auto other = resumed.named_buffers();
+  for (const auto& [name, b] : straight.named_buffers()) {
     CATCH_INFO(name);
-    const auto other = resumed.named_buffers();
     const auto it = std::find_if(other.begin(), other.end(), [&](const auto& o) { return o.first == name; });
     CATCH_REQUIRE(it != other.end());
     CATCH_REQUIRE(it->second.equal(b));
   }
+  const auto resumed_params = resumed.named_parameters();
+  const auto straight_params = straight.named_parameters();
+  for (std::size_t i = 0; i < straight_params.size(); ++i)
+    CATCH_REQUIRE(resumed_params[i].second.equal(straight_params[i].second));
 
   // A fresh model with other initial weights loads the finished checkpoint through the trainer
   // (no step left to run) and tokenizes identically.
   torch::manual_seed(123);
   VQVAEEncoder loaded(config);
-  CATCH_REQUIRE_FALSE(loaded.tokenize(held_out).equal(ids));
-  const auto reload = whatif::fit_encoder(loaded, data, train, 16);
+  CATCH_REQUIRE_FALSE(tokens(loaded).equal(ids));
+  const auto reload = whatif::fit_encoder(loaded, data, train, 8);
   CATCH_REQUIRE(reload.train.resumed_from == train.steps);
-  CATCH_REQUIRE(loaded.tokenize(held_out).equal(ids));
-  CATCH_REQUIRE(loaded.detokenize(ids).equal(vq.detokenize(ids)));
+  CATCH_REQUIRE(tokens(loaded).equal(ids));
+  CATCH_REQUIRE(image(loaded, ids).equal(image(vq, ids)));
 }
 
 CATCH_TEST_CASE("tiled decoding of vq-vae latents: every tile quantises, and with local norms it matches whole") {
@@ -311,15 +338,20 @@ CATCH_TEST_CASE("tiled decoding of vq-vae latents: every tile quantises, and wit
   const auto x = disks(2, 64, 5);
   const auto z = vq->encode(x);  // 16 × 16 latents
   const auto whole = vq->decode(z);
-  // Each tile quantises its own latents; the ids do not depend on the tiling, only the decoder's
-  // context at tile borders does.
+  // Each tile quantises its own latents, so tiling raw latents or their code vectors decodes the
+  // same; only the decoder's context at tile borders differs from the whole pass.
+  auto& model = dynamic_cast<VQVAEEncoder&>(*vq);
   const auto tiled = whatif::tiled_decode(*vq, z, whatif::Tiling{8, 4});
   CATCH_REQUIRE(tiled.sizes() == whole.sizes());
-  const double gap = (tiled - whole).abs().mean().item<double>();
+  CATCH_REQUIRE(tiled.equal(whatif::tiled_decode(*vq, model.codes(model.ids_of(z)), whatif::Tiling{8, 4})));
   const double spread = (whole - whole.mean()).abs().mean().item<double>();
-  CATCH_WARN("tiled vs whole decode: mean |gap| " << gap << " against mean |deviation| " << spread);
-  CATCH_REQUIRE(gap < 0.1 * spread);
-  // Tiles of one latent voxel decode codes exactly as detokenize does at that position's code.
+  const double gap = (tiled - whole).abs().mean().item<double>() / spread;
+  const double wider = (whatif::tiled_decode(*vq, z, whatif::Tiling{12, 8}) - whole).abs().mean().item<double>() / spread;
+  CATCH_WARN("tiled vs whole decode, mean |gap| / mean |deviation|: tile 8 overlap 4 " << gap
+                                                                                    << ", tile 12 overlap 8 " << wider);
+  CATCH_REQUIRE(wider < gap);
+  CATCH_REQUIRE(wider < 0.05);
+  // One tile over the whole image is encode itself, and decodes as its tokens do.
   const auto ids = vq->tokenize(x);
   CATCH_REQUIRE(vq->decode(whatif::tiled_encode(*vq, x, whatif::Tiling{64, 0})).equal(vq->detokenize(ids)));
 }
