@@ -3,6 +3,7 @@
 #endif
 #include "train/distributed.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -45,6 +46,30 @@ int parse_int(const EnvironmentReader& getenv, const char* name, int low, int hi
                 std::to_string(high) + "]");
   return static_cast<int>(value);
 }
+
+// c10d logs its retries through glog straight to stderr; our own one-line error says the same, so
+// stderr is closed while the rendezvous runs.
+class QuietStderr {
+ public:
+  QuietStderr() : saved_(::dup(STDERR_FILENO)) {
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+      ::dup2(null, STDERR_FILENO);
+      ::close(null);
+    }
+  }
+  ~QuietStderr() {
+    if (saved_ >= 0) {
+      ::dup2(saved_, STDERR_FILENO);
+      ::close(saved_);
+    }
+  }
+  QuietStderr(const QuietStderr&) = delete;
+  QuietStderr& operator=(const QuietStderr&) = delete;
+
+ private:
+  int saved_;
+};
 
 }  // namespace
 
@@ -156,6 +181,7 @@ void DataParallel::start(const RankEnvironment& env) {
   if (env.world <= 1) return;
   auto group = std::make_unique<Group>();
   group->timeout = collective_timeout();
+  auto quiet = std::make_unique<QuietStderr>();
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
   const std::string seconds = std::to_string(group->timeout.count() / 1000) + " s";
   const std::string me = "rank " + std::to_string(env.rank) + " of " + std::to_string(env.world);
@@ -205,6 +231,7 @@ void DataParallel::start(const RankEnvironment& env) {
     throw Error(me + ": cannot connect the Gloo process group within " + seconds + " (" + first_line(e.what()) +
                 "); on several nodes set GLOO_SOCKET_IFNAME to the interface the nodes share");
   }
+  quiet.reset();
   logger()->info("data-parallel: rank {} of {} (local {} of {}) via {}, Gloo, rendezvous {}, timeout {}", env.rank,
                  env.world, env.local_rank, env.local_world, env.source, where, seconds);
   instance().reset(new DataParallel(env.rank, env.world, std::move(group)));
