@@ -21,8 +21,11 @@
 -- and judged in image space by the same measures. `--set spaces=pixel,kl-vae` runs both.
 --
 -- One model is trained per space and seed and shared by the arms of that seed (saved in the run
--- directory).
+-- directory). `seeds` lists the training seeds (the `small` preset runs three); the summary gives
+-- each number as mean ± std over them (or the seeds' values when fewer than three) and says in
+-- how many seeds the trade-off holds.
 local cf = require "counterfactual"
+local spread = require "spread"
 
 local p = whatif.params{
   subjects = 32, size = 32, dims = 3, steps = 1500, batch = 4, lr = 1e-3, bf16 = true,
@@ -30,11 +33,11 @@ local p = whatif.params{
   guidances = {0.0, 0.5, 1.0, 2.0, 3.0}, latent_base_size = 0,
   cross_attention_levels = {1, 2}, widths = {16, 32, 64}, latent_widths = {16, 32, 64}, latent_batch = 16,
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
-  vae_hard_weight = 10.0, vae_hard_fraction = 0.01,
+  vae_hard_weight = 10.0, vae_hard_fraction = 0.01, seeds = {1},
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2, vae_steps = 2, latent_batch = 2, spaces = {"pixel", "kl-vae"}},
-    small = {subjects = 32, steps = 3000, sample_steps = 25, pairs = 6},
+    small = {subjects = 32, steps = 3000, sample_steps = 25, pairs = 6, seeds = {1, 2, 3}},
     paper = {subjects = 400, size = 128, steps = 200000, sample_steps = 100, pairs = 64},
   },
 }
@@ -91,7 +94,7 @@ end
 local results = whatif.experiment{
   name = "ms_guidance",
   arms = whatif.grid{space = p.spaces, guidance = p.guidances},
-  seeds = {1},
+  seeds = p.seeds,
   run = function(arm, ctx)
     local model = build(arm.space, ctx.seed)
     local saved = ("models/%s-seed%d.h5"):format(arm.space, ctx.seed)
@@ -114,61 +117,94 @@ local results = whatif.experiment{
 -- The answer, in words, at the top of the report. Alignment is judged by the classifier when it
 -- tells real held-out volumes apart clearly better than chance; otherwise by the net darkening of
 -- the high-load twin (darker minus brighter voxel fraction at delta), and the summary says so.
--- One paragraph and table per space.
+-- The trade-off is judged in each seed (alignment up and subject MS-SSIM down from the first to the
+-- last w) and counted; the numbers are over seeds. One paragraph and table per space.
+-- `rows`: one per w, sorted, each {w = w, seeds = {metrics of seed 1, seed 2, ...}}.
 local function summarize(space, rows)
   local first, last = rows[1], rows[#rows]
-  local accuracy = first.m.classifier_heldout_accuracy
+  local n = #first.seeds
+  local accuracy = spread.mean(spread.field(first.seeds, function(m) return m.classifier_heldout_accuracy end))
   local judge_ok = accuracy >= 0.5
   local function net(m) return m.darker_fraction - m.brighter_fraction end
   local function alignment(m) return judge_ok and m.text_alignment or net(m) end
-  local lines = {"| w | text-alignment | net darkening (%) | darker / brighter voxels (%) | subject MS-SSIM | subject PSNR (dB) | lesion growth ml: darker − brighter = net (real twins) |",
-                 "|---|---|---|---|---|---|---|"}
-  local monotone = true
-  for i, r in ipairs(rows) do
-    lines[#lines + 1] = ("| %g | %.3f | %.3f | %.3f / %.3f | %.4f | %.2f | %.2f − %.2f = %.2f (%.2f) |"):format(
-      r.w, r.m.text_alignment, 100 * net(r.m), 100 * r.m.darker_fraction, 100 * r.m.brighter_fraction,
-      r.m.subject_ms_ssim, r.m.subject_psnr, r.m.lesion_measured_ml, r.m.lesion_opposite_ml,
-      r.m.lesion_measured_ml - r.m.lesion_opposite_ml, r.m.lesion_expected_ml)
-    if i > 1 and (alignment(r.m) < alignment(rows[i - 1].m) or r.m.subject_ms_ssim > rows[i - 1].m.subject_ms_ssim) then
-      monotone = false
-    end
-  end
-  -- No voxel changed by delta at any w: say so rather than read rounding as a trend.
-  local changed = false
+  local function cell(row, pattern, f) return spread.cell(spread.field(row.seeds, f), pattern) end
+  local function mean(row, f) return spread.mean(spread.field(row.seeds, f)) end
+  local lines = {"| w | text-alignment | net darkening (%) | darker voxels (%) | brighter voxels (%) | subject MS-SSIM | "
+                 .. "subject PSNR (dB) | lesion growth, net ml (darker − brighter) | real twins (ml) |",
+                 "|---|---|---|---|---|---|---|---|---|"}
   for _, r in ipairs(rows) do
-    if r.m.darker_fraction > 0 or r.m.brighter_fraction > 0 then changed = true end
+    lines[#lines + 1] = ("| %g | %s | %s | %s | %s | %s | %s | %s | %.2f |"):format(
+      r.w, cell(r, "%.3f", function(m) return m.text_alignment end),
+      cell(r, "%.3f", function(m) return 100 * net(m) end),
+      cell(r, "%.3f", function(m) return 100 * m.darker_fraction end),
+      cell(r, "%.3f", function(m) return 100 * m.brighter_fraction end),
+      cell(r, "%.4f", function(m) return m.subject_ms_ssim end),
+      cell(r, "%.2f", function(m) return m.subject_psnr end),
+      cell(r, "%.2f", function(m) return m.lesion_measured_ml - m.lesion_opposite_ml end),
+      mean(r, function(m) return m.lesion_expected_ml end))
   end
-  local up = alignment(last.m) > alignment(first.m)
-  local down = last.m.subject_ms_ssim < first.m.subject_ms_ssim
+  -- Per seed: does alignment go up and MS-SSIM down, and at every step?
+  local holds, monotone_seeds, changed = 0, 0, false
+  for s = 1, n do
+    local up = alignment(last.seeds[s]) > alignment(first.seeds[s])
+    local down = last.seeds[s].subject_ms_ssim < first.seeds[s].subject_ms_ssim
+    if up and down then holds = holds + 1 end
+    local monotone = true
+    for i = 2, #rows do
+      local a, b = rows[i - 1].seeds[s], rows[i].seeds[s]
+      if alignment(b) < alignment(a) or b.subject_ms_ssim > a.subject_ms_ssim then monotone = false end
+      if b.darker_fraction > 0 or b.brighter_fraction > 0 or a.darker_fraction > 0 or a.brighter_fraction > 0 then
+        changed = true
+      end
+    end
+    if monotone then monotone_seeds = monotone_seeds + 1 end
+  end
   local judge = judge_ok
     and ("text-alignment by the classifier, which scores %.3f on held-out real volumes"):format(accuracy)
     or ("the net darkening of the high-load twin, because the classifier is no better than chance on "
         .. "held-out real volumes (%.3f for 3 levels), so its text-alignment says nothing here"):format(accuracy)
+  -- No voxel changed by delta at any w in any seed: say so rather than read rounding as a trend.
   local verdict = changed and "" or (" **The prompt has no measurable effect at this scale:** no voxel of "
-    .. "any twin pair differs by more than delta = %g; at w = %g the twins still match at %.1f dB PSNR."):format(
-      p.delta, last.w, last.m.subject_psnr)
+    .. "any twin pair differs by more than delta = %g; at w = %g the twins still match at %s dB PSNR."):format(
+      p.delta, last.w, cell(last, "%.1f", function(m) return m.subject_psnr end))
+  local word = holds == n and "holds" or holds == 0 and "does not hold" or "holds only in part"
   return table.concat({
-    ("**%s: the paper's trade-off %s here%s.** From w = %g to w = %g, alignment went %s (%.4g → %.4g) and "
-     .. "subject MS-SSIM went %s (%.5f → %.5f). Alignment is %s. At w = %g the high-load twin darkens "
-     .. "%.2f ml and brightens %.2f ml (net %.2f ml) against %.2f ml of lesions between real twins, "
-     .. "where the measure is off by %.3f ml.%s"):format(
-      space, (up and down) and "holds" or "does not hold", (up and down and not monotone) and ", though not at every step" or "",
-      first.w, last.w, up and "up" or "not up", alignment(first.m), alignment(last.m),
-      down and "down" or "not down", first.m.subject_ms_ssim, last.m.subject_ms_ssim, judge, last.w,
-      last.m.lesion_measured_ml, last.m.lesion_opposite_ml, last.m.lesion_measured_ml - last.m.lesion_opposite_ml,
-      last.m.lesion_expected_ml, first.m.measure_real_error_ml, verdict),
+    ("**%s: the paper's trade-off %s here: in %d of %d seeds** (at every step of w in %d of %d). "
+     .. "From w = %g to w = %g, alignment goes %s → %s and subject MS-SSIM %s → %s (%s). "
+     .. "Alignment is %s. At w = %g the high-load twin darkens %s ml and brightens %s ml (net %s ml) "
+     .. "against %.2f ml of lesions between real twins, where the measure is off by %.3f ml.%s"):format(
+      space, word, holds, n, monotone_seeds, n, first.w, last.w,
+      cell(first, "%.4g", alignment), cell(last, "%.4g", alignment),
+      cell(first, "%.5f", function(m) return m.subject_ms_ssim end),
+      cell(last, "%.5f", function(m) return m.subject_ms_ssim end),
+      n >= 3 and ("mean ± std over %d seeds"):format(n) or ("seeds " .. table.concat(p.seeds, " / ")),
+      judge, last.w,
+      cell(last, "%.2f", function(m) return m.lesion_measured_ml end),
+      cell(last, "%.2f", function(m) return m.lesion_opposite_ml end),
+      cell(last, "%.2f", function(m) return m.lesion_measured_ml - m.lesion_opposite_ml end),
+      mean(last, function(m) return m.lesion_expected_ml end),
+      mean(first, function(m) return m.measure_real_error_ml end), verdict),
     "", table.concat(lines, "\n")}, "\n")
 end
 
+-- Rows per space and w, with one metrics table per seed in the order of p.seeds; a (space, w)
+-- missing a seed (a failed arm) is left out so every row covers the same seeds.
 local by_space, paragraphs = {}, {}
 for _, r in ipairs(results) do
   if r.status == "complete" then
-    by_space[r.arm.space] = by_space[r.arm.space] or {}
-    table.insert(by_space[r.arm.space], {w = r.arm.guidance, m = r.metrics})
+    local space = r.arm.space
+    by_space[space] = by_space[space] or {}
+    by_space[space][r.arm.guidance] = by_space[space][r.arm.guidance] or {}
+    by_space[space][r.arm.guidance][r.seed] = r.metrics
   end
 end
 for _, space in ipairs(p.spaces) do
-  local rows = by_space[space] or {}
+  local rows = {}
+  for w, per_seed in pairs(by_space[space] or {}) do
+    local seeds = {}
+    for _, s in ipairs(p.seeds) do seeds[#seeds + 1] = per_seed[s] end
+    if #seeds == #p.seeds then rows[#rows + 1] = {w = w, seeds = seeds} end
+  end
   table.sort(rows, function(a, b) return a.w < b.w end)
   if #rows >= 2 then paragraphs[#paragraphs + 1] = summarize(space, rows) end
 end

@@ -29,6 +29,9 @@ expect 0 "--threads" -- "$whatif" version --help
 expect 0 "libtorch +1\.13" -- "$whatif" version
 expect 0 "threads +3" -- "$whatif" version --threads 3
 expect 0 "bf16 autocast" -- "$whatif" version
+expect 0 "^cpu .*(AVX|no AVX2).*AMX" -- "$whatif" version
+expect 0 "^aten kernels +(DEFAULT|AVX2|AVX512) \\(elementwise" -- "$whatif" version
+expect 0 "^onednn " -- "$whatif" version
 
 expect 0 "schedule +constant-snr +0\.1\.0 .*libwhatif-plugin-template\.so" -- "$whatif" plugins list
 expect 0 "snr +number +1\.0 +signal-to-noise" -- "$whatif" plugins info schedule/constant-snr

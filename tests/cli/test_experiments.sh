@@ -29,6 +29,17 @@ check "no temporary file is left" [ -z "$(ls "$work"/qs/*.tmp 2>/dev/null)" ]
 "$whatif" report "$work/qs" >/dev/null
 check "report writes markdown, csv, curves and samples" [ -s "$work/qs/report.md" -a -s "$work/qs/report.csv" -a -s "$work/qs/curves-loss.svg" -a -n "$(ls "$work"/qs/samples-*.png 2>/dev/null)" ]
 check "report names the metrics" grep -q "darker_fraction" "$work/qs/report.md"
+check "report names the command it came from" grep -qF -- "- command: \`whatif run $source/experiments/quickstart.lua --preset smoke\`" "$work/qs/report.md"
+check "report names commit, machine, wall time and seeds" \
+  bash -c "grep -q '^- commit: ' '$work/qs/report.md' && grep -qE '^- machine: .*\(.*AMX.*\), [0-9]+ threads' '$work/qs/report.md' && grep -qE '^- wall time: [0-9]+:[0-9]{2} ' '$work/qs/report.md' && grep -q '^- seeds: 1 (' '$work/qs/report.md'"
+check "montage panels follow the stored order, then the difference" grep -q "left to right: minimal | high | difference (high − minimal" "$work/qs/report.md"
+montage=$(ls "$work"/qs/samples-*.png | head -1)
+check "montage is at least 160 px high" /usr/bin/python3 -c "
+import struct, sys
+b = open(sys.argv[1], 'rb').read(24)
+assert struct.unpack('>I', b[20:24])[0] >= 160" "$montage"
+"$whatif" run "$here/spread_check.lua" --out "$work/spread" >"$work/spread.log" 2>&1
+check "scripts/spread.lua agrees with closed forms" grep -q "spread.*ok" "$work/spread.log"
 # docs/results.md's EMA snippet on the quickstart's training checkpoint, where python3 has torch.
 checkpoint=$(ls "$work"/qs/*/checkpoint.h5 | head -1)
 if /usr/bin/python3 -c "import torch, h5py" 2>/dev/null; then

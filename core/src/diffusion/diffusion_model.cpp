@@ -1,5 +1,7 @@
 #include "diffusion/diffusion_model.hpp"
 
+#include "util/progress.hpp"
+
 #include <algorithm>
 
 #include <ATen/ATen.h>
@@ -10,6 +12,7 @@
 #include "diffusion/tiling.hpp"
 #include "whatif/batch_sampler.hpp"
 #include "train/checkpoint.hpp"
+#include "util/progress.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace whatif {
@@ -194,6 +197,9 @@ at::Tensor DiffusionModel::sample(const Condition& c, const Sampling& sampling, 
   options.steps = sampling.steps;
   options.t_start = sampling.t_start;
   options.generator = at::make_generator<at::CPUGeneratorImpl>(sampling.seed + 1);
+  Progress progress(sampling.steps, "sampling " + std::to_string(z.size(0)));
+  progress.set_patience(2.0);
+  options.on_step = [&](std::int64_t, std::int64_t) { progress.tick(); };
   return parts_.sampler->sample(denoise, *parts_.schedule, z, options);
 }
 
@@ -209,6 +215,9 @@ at::Tensor DiffusionModel::invert(const Condition& c, const Sampling& sampling, 
   SampleOptions options;
   options.steps = sampling.steps;
   options.t_start = strength;
+  Progress progress(sampling.steps, "inverting " + std::to_string(z0.size(0)));
+  progress.set_patience(2.0);
+  options.on_step = [&](std::int64_t, std::int64_t) { progress.tick(); };
   return parts_.sampler->invert(denoise, *parts_.schedule, z0, options);
 }
 

@@ -1,5 +1,6 @@
 #include "host/environment.hpp"
 
+#include <dlfcn.h>
 #include <link.h>
 #include <unistd.h>
 
@@ -61,25 +62,69 @@ std::string cpu_capability() {
   return "unknown";
 }
 
-std::string bf16_support() {
+// The CPU's model name and the instruction-set flags that decide bf16 speed, from /proc/cpuinfo.
+struct CpuFlags {
+  std::string model = "unknown";
+  bool amx = false, avx512bf16 = false, avx512 = false, avx2 = false;
+};
+
+CpuFlags cpu_flags() {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
-  bool amx = false, avx512bf16 = false, avx512 = false;
+  CpuFlags cpu;
+  bool have_flags = false;
   while (std::getline(cpuinfo, line)) {
-    if (line.rfind("flags", 0) != 0) continue;
-    std::istringstream flags(line.substr(line.find(':') + 1));
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    if (line.rfind("model name", 0) == 0 && cpu.model == "unknown") cpu.model = value;
+    if (line.rfind("flags", 0) != 0 || have_flags) continue;
+    have_flags = true;
+    std::istringstream flags(value);
     std::string flag;
     while (flags >> flag) {
-      amx = amx || flag == "amx_bf16";
-      avx512bf16 = avx512bf16 || flag == "avx512_bf16";
-      avx512 = avx512 || flag == "avx512f";
+      cpu.amx = cpu.amx || flag == "amx_bf16";
+      cpu.avx512bf16 = cpu.avx512bf16 || flag == "avx512_bf16";
+      cpu.avx512 = cpu.avx512 || flag == "avx512f";
+      cpu.avx2 = cpu.avx2 || flag == "avx2";
     }
-    break;
   }
-  if (amx) return "available, fast (AMX bf16)";
-  if (avx512bf16) return "available, fast (AVX-512 bf16)";
-  if (avx512) return "available, emulated (AVX-512, no native bf16)";
+  return cpu;
+}
+
+std::string describe_cpu(const CpuFlags& cpu) {
+  std::string isa = cpu.avx512 ? "AVX-512" : cpu.avx2 ? "AVX2, no AVX-512" : "no AVX2";
+  if (cpu.avx512) isa += cpu.avx512bf16 ? ", AVX-512 BF16" : ", no AVX-512 BF16";
+  isa += cpu.amx ? ", AMX" : ", no AMX";
+  return cpu.model + " (" + isa + ")";
+}
+
+std::string bf16_support(const CpuFlags& cpu) {
+  if (cpu.amx) return "available, fast (AMX bf16)";
+  if (cpu.avx512bf16) return "available, fast (AVX-512 bf16)";
+  if (cpu.avx512) return "available, emulated (AVX-512, no native bf16)";
   return "available, emulated (no native bf16: expect it slower than fp32)";
+}
+
+// oneDNN runs LibTorch's convolutions and bf16 matmuls and picks its own kernels for the CPU it
+// finds, independently of ATen's level. It is asked through its C API when it is mapped.
+std::string onednn(const CpuFlags& cpu) {
+  struct Version {
+    int major, minor, patch;
+    const char* hash;
+    unsigned cpu_runtime, gpu_runtime;
+  };
+  using VersionFn = const Version* (*)();
+  const auto version = reinterpret_cast<VersionFn>(dlsym(RTLD_DEFAULT, "dnnl_version"));
+  if (!version) return "not mapped (convolutions use ATen's own kernels)";
+  const Version* v = version();
+  const std::string kernels = cpu.amx          ? "AMX bf16"
+                              : cpu.avx512bf16 ? "AVX-512 BF16"
+                              : cpu.avx512     ? "AVX-512"
+                                               : "AVX2";
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
+         ", convolutions and bf16 matmuls use its " + kernels + " kernels";
 }
 
 }  // namespace
@@ -89,7 +134,9 @@ std::vector<std::pair<std::string, std::string>> Environment::rows() const {
           {"commit", git_commit},
           {"libtorch", torch_version},
           {"blas", blas},
-          {"cpu capability", cpu_capability},
+          {"cpu", cpu},
+          {"aten kernels", cpu_capability + " (elementwise ops and reductions; the highest level this LibTorch dispatches)"},
+          {"onednn", onednn},
           {"bf16 autocast", bf16},
           {"cuda", cuda ? "available" : "not available"},
           {"threads", std::to_string(threads)},
@@ -105,8 +152,11 @@ Environment describe_environment() {
   env.git_commit = WHATIF_GIT_COMMIT;
   env.torch_version = TORCH_VERSION;
   env.blas = mapped_blas();
+  const CpuFlags cpu = cpu_flags();
+  env.cpu = describe_cpu(cpu);
   env.cpu_capability = cpu_capability();
-  env.bf16 = bf16_support();
+  env.onednn = onednn(cpu);
+  env.bf16 = bf16_support(cpu);
   env.cuda = at::hasCUDA();
   env.threads = at::get_num_threads();
   char name[256] = {0};

@@ -11,7 +11,9 @@ struct Environment {
   std::string git_commit;
   std::string torch_version;
   std::string blas;            // the BLAS library actually mapped into the process
-  std::string cpu_capability;  // ATen's kernel level: DEFAULT, AVX2, AVX512
+  std::string cpu;             // model name and the flags that decide speed (AVX-512, BF16, AMX)
+  std::string cpu_capability;  // ATen's own kernel level (elementwise ops): DEFAULT, AVX2, AVX512
+  std::string onednn;          // the oneDNN library convolutions and bf16 matmuls run on
   std::string bf16;            // whether bf16 autocast is available, and with which hardware
   bool cuda = false;
   int threads = 0;

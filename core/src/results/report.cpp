@@ -12,7 +12,8 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
-#include "whatif/data/volume.hpp"
+#include "results/run_header.hpp"
+#include "results/sample_montage.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace whatif {
@@ -144,28 +145,6 @@ void write_metric_plots(std::ostringstream& md, const std::string& dir, const st
   }
 }
 
-// Mid-slices of every stored sample of one arm, side by side, as one PNG.
-bool write_sample_montage(const std::string& path, const NamedTensors& samples) {
-  std::vector<at::Tensor> tiles;
-  for (const auto& [name, t] : samples) {
-    at::Tensor x = t.to(at::kFloat);
-    while (x.dim() > 3) x = x.select(0, 0);        // first example, first channel → [D, H, W]
-    if (x.dim() == 3) x = x.select(0, x.size(0) / 2);  // axial mid-slice
-    if (x.dim() != 2) continue;
-    const double lo = x.min().item<double>(), hi = x.max().item<double>();
-    tiles.push_back((x - lo) / std::max(hi - lo, 1e-8));
-    tiles.push_back(at::zeros({x.size(0), 2}));
-  }
-  if (tiles.empty()) return false;
-  std::int64_t height = 0;
-  for (const auto& t : tiles) height = std::max(height, t.size(0));
-  for (auto& t : tiles) t = at::constant_pad_nd(t, {0, 0, 0, height - t.size(0)});
-  data::Volume v;
-  v.voxels = at::cat(tiles, 1).contiguous();
-  data::write_volume(v, path);
-  return true;
-}
-
 }  // namespace
 
 std::vector<ArmGroup> group_by_arm(const std::vector<ArmResult>& arms) {
@@ -209,7 +188,7 @@ std::string write_report(const std::string& dir) {
                                   ? nlohmann::json::object()
                                   : nlohmann::json::parse(arms.front().provenance_json);
   md << "Run directory `" << dir << "`; " << arms.size() << " arm result(s) in " << groups.size()
-     << " arm(s). Values are mean ± std over seeds (n seeds).\n\n";
+     << " arm(s). Values are mean ± std over seeds (n seeds).\n\n" << run_header(arms).markdown() << "\n";
   // What the experiment script concluded from its results (whatif.summary), verbatim.
   if (std::ifstream summary{fs::path(dir) / "summary.md"}) {
     md << "## Summary\n\n" << summary.rdbuf() << "\n\n## Results\n\n";
@@ -282,17 +261,18 @@ std::string write_report(const std::string& dir) {
   for (const auto& g : groups) {
     const ArmResult* first = g.runs.front();
     if (first->samples.empty()) continue;
-    if (!any_samples) md << "\n## Samples (axial mid-slices; left to right as stored)\n\n";
+    if (!any_samples) md << "\n## Samples (axial mid-slices, one intensity scale per arm)\n\n";
     any_samples = true;
     const std::string file = "samples-" + first->id + ".png";
-    if (write_sample_montage((fs::path(dir) / file).string(), first->samples)) {
-      md << "`" << first->id << "`: ";
-      for (const auto& [name, t] : first->samples) md << name << " ";
-      md << "\n\n![" << first->id << "](" << file << ")\n\n";
-    }
+    const MontageLayout layout = write_sample_montage((fs::path(dir) / file).string(), first->samples);
+    if (layout.panels.empty()) continue;
+    md << "`" << first->id << "`, left to right: ";
+    for (std::size_t i = 0; i < layout.panels.size(); ++i) md << (i ? " | " : "") << layout.panels[i];
+    md << "\n\n![" << first->id << "](" << file << ")\n\n";
   }
   md << "\n## Provenance (first arm)\n\n";
-  for (const auto& key : {"whatif", "commit", "libtorch", "blas", "cpu capability", "threads", "device", "host"})
+  for (const auto& key : {"whatif", "commit", "libtorch", "blas", "cpu", "aten kernels", "cpu capability", "onednn",
+                          "bf16 autocast", "threads", "device", "host"})
     if (prov.contains(key)) md << "- " << key << ": " << (prov[key].is_string() ? prov[key].get<std::string>() : prov[key].dump()) << "\n";
 
   const fs::path md_path = fs::path(dir) / "report.md";

@@ -22,7 +22,13 @@ void write_arm(const std::string& dir, const ArmResult& arm) {
     c.groups["metrics"].emplace_back(name, at::scalar_tensor(value, at::kDouble));
   for (const auto& [name, values] : arm.curves)
     c.groups["curves"].emplace_back(name, at::tensor(values, at::kDouble));
-  for (const auto& [name, tensor] : arm.samples) c.groups["samples"].emplace_back(name, tensor);
+  nlohmann::json sample_order = nlohmann::json::array();
+  for (const auto& [name, tensor] : arm.samples) {
+    c.groups["samples"].emplace_back(name, tensor);
+    sample_order.push_back(name);
+  }
+  // HDF5 lists a group's members by name; the order the script stored them in is kept here.
+  c.strings["sample_order"] = sample_order.dump();
   c.strings["format"] = "whatif-arm-1";
   c.strings["id"] = arm.id;
   c.strings["config"] = arm.config_json;
@@ -67,7 +73,19 @@ ArmResult read_arm(const std::string& path, bool with_samples) {
       arm.curves[name].assign(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
     }
   if (with_samples)
-    if (const auto it = c.groups.find("samples"); it != c.groups.end()) arm.samples = it->second;
+    if (const auto it = c.groups.find("samples"); it != c.groups.end()) {
+      arm.samples = it->second;
+      const std::string order = string("sample_order");
+      const auto parsed = nlohmann::json::parse(order, nullptr, false);
+      if (parsed.is_array() && std::all_of(parsed.begin(), parsed.end(), [](const auto& n) { return n.is_string(); })) {
+        const auto names = parsed.get<std::vector<std::string>>();
+        const auto rank = [&](const std::string& name) {
+          return std::find(names.begin(), names.end(), name) - names.begin();
+        };
+        std::stable_sort(arm.samples.begin(), arm.samples.end(),
+                         [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
+      }
+    }
   return arm;
 }
 

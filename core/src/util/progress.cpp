@@ -56,6 +56,8 @@ void Progress::tick(std::int64_t n, const std::string& status) {
 void Progress::draw(bool force) {
   const auto now = Clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
+  if (elapsed < patience_ && !drawn_) return;
+  drawn_ = true;
   if (terminal_) {
     if (!force && now - last_draw_ < std::chrono::milliseconds(100) && done_ != total_) return;
     out_ << "\r\033[K" << line(elapsed) << std::flush;
@@ -72,6 +74,7 @@ void Progress::draw(bool force) {
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;
+  if (patience_ > 0 && !drawn_) return;
   if (terminal_) {
     draw(true);
     out_ << "\n" << std::flush;

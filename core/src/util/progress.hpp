@@ -19,6 +19,9 @@ class Progress {
   Progress(std::int64_t total, std::string label, std::ostream& out, bool terminal);
   ~Progress();
 
+  // Draws nothing until `seconds` have passed (and then nothing at the end either if nothing was
+  // drawn): for loops that are usually quick but sometimes long, such as sampling.
+  void set_patience(double seconds) { patience_ = seconds; }
   void tick(std::int64_t n = 1, const std::string& status = "");
   void finish();
   std::int64_t done() const { return done_; }
@@ -35,6 +38,8 @@ class Progress {
   std::ostream& out_;
   bool terminal_;
   bool finished_ = false;
+  bool drawn_ = false;
+  double patience_ = 0;
   Clock::time_point start_;
   Clock::time_point last_draw_;
   std::int64_t last_reported_decile_ = -1;

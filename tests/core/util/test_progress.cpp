@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 #include "util/progress.hpp"
 
@@ -25,4 +27,29 @@ CATCH_TEST_CASE("progress line reports count, rate and ETA") {
   // Off a terminal it prints whole lines, one per decile reached.
   CATCH_REQUIRE(out.str().find("train [######") != std::string::npos);
   CATCH_REQUIRE(out.str().find('\r') == std::string::npos);
+}
+
+CATCH_TEST_CASE("a patient progress bar stays silent for quick loops and speaks for slow ones") {
+  std::ostringstream quick;
+  {
+    whatif::Progress progress(10, "sampling", quick, false);
+    progress.set_patience(60.0);
+    for (int i = 0; i < 10; ++i) progress.tick();
+  }
+  CATCH_REQUIRE(quick.str().empty());
+
+  std::ostringstream slow;
+  {
+    whatif::Progress progress(4, "sampling", slow, false);
+    progress.set_patience(0.05);
+    progress.tick();
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    progress.tick();
+    progress.tick();
+    progress.tick();
+  }
+  // Silent for the first step, then a line per decile from the second on, ending at 4/4.
+  CATCH_REQUIRE(slow.str().find("1/4") == std::string::npos);
+  CATCH_REQUIRE(slow.str().find("2/4") != std::string::npos);
+  CATCH_REQUIRE(slow.str().find("4/4") != std::string::npos);
 }
