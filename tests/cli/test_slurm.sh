@@ -8,7 +8,26 @@
 set -u
 whatif=$1
 here=$2
-skip() { echo "SKIP: $*"; exit 77; }
+failures=0
+fail() { failures=$((failures + 1)); echo "FAIL: $*"; }
+
+# Without Slurm: the dry run prints the array script (task i runs shard i of 2) and submits
+# nothing; bad options are one line.
+script=$("$whatif" submit "$here/sweep4.lua" --slurm --array 2 --time 10 --partition debug --out /tmp/never --dry-run)
+grep -q '^#SBATCH --array=0-1$' <<<"$script" || fail "dry run: no --array=0-1 line: $script"
+grep -q '^#SBATCH --partition=debug$' <<<"$script" || fail "dry run: no partition line: $script"
+grep -q -- '--shard "${SLURM_ARRAY_TASK_ID}/2"' <<<"$script" || fail "dry run: no shard per task: $script"
+[ ! -e /tmp/never ] || fail "the dry run created the run directory"
+out=$("$whatif" submit "$here/sweep4.lua" --slurm --time soon --dry-run 2>&1)
+[ $? -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q "^error: --time soon" <<<"$out" || fail "bad --time: $out"
+out=$("$whatif" submit "$here/sweep4.lua" --array 2 --dry-run 2>&1)
+[ $? -eq 2 ] && grep -q "needs a scheduler: --slurm" <<<"$out" || fail "no --slurm: $out"
+
+skip() {
+  [ "$failures" -eq 0 ] || exit 1
+  echo "SKIP: $*"
+  exit 77
+}
 [ "$(id -u)" = 0 ] || skip "starting slurmctld and munged needs root"
 for tool in munged slurmctld slurmd sbatch sinfo; do
   command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || skip "$tool not installed (make deps installs slurm-wlm and munge)"
@@ -78,14 +97,6 @@ done
 [ "$(sinfo -h -o %t 2>/dev/null)" = idle ] ||
   skip "the node did not become idle: $(sinfo -h 2>&1 | head -n 1); $(tail -n 3 "$work/slurmd.log" 2>/dev/null)"
 
-failures=0
-fail() { failures=$((failures + 1)); echo "FAIL: $*"; }
-
-# The dry run prints the array script: task i runs shard i of 2.
-script=$("$whatif" submit "$here/sweep4.lua" --slurm --array 2 --time 10 --out "$work/array" --dry-run)
-grep -q '^#SBATCH --array=0-1$' <<<"$script" || fail "dry run: no --array=0-1 line: $script"
-grep -q -- '--shard "${SLURM_ARRAY_TASK_ID}/2"' <<<"$script" || fail "dry run: no shard per task: $script"
-[ ! -e "$work/array" ] || fail "the dry run created the run directory"
 
 # The array job, waited for, then merged; and the same sweep in one process.
 began=$(date +%s)
