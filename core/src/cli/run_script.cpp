@@ -19,6 +19,9 @@ void execute_script(const ScriptArgs& script, const HostConfig& config, std::vec
   // A data-parallel rank (RANK/WORLD_SIZE, Slurm, or `whatif run --nproc`): every rank runs the
   // script; training shares the work, and rank 0 alone writes checkpoints, results and whatif.log.
   const RankEnvironment ranks = script.dry_run ? RankEnvironment{} : rank_environment();
+  if (ranks.world > 1 && script.fresh)
+    throw Error("--fresh with " + std::to_string(ranks.world) + " data-parallel ranks: the ranks could not agree "
+                "on what it discarded; remove the run directory (or its arm results) instead");
   HostConfig host_config = config;
   if (ranks.world > 1 && host_config.threads == 0 && !std::getenv("WHATIF_THREADS"))
     host_config.threads = threads_per_rank(ranks, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));

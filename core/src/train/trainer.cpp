@@ -185,9 +185,17 @@ TrainResult Trainer::fit(const MicroLoss& loss) {
     logger()->info("{}: resuming from {} at step {}", config_.label, config_.checkpoint, start);
   }
   if (group) {
-    if (!group->same_everywhere(start, "the step to resume from"))
-      throw Error(config_.label + ": ranks would resume from different steps (rank " + std::to_string(rank) +
-                  " from " + std::to_string(start) + "); every rank must see the same checkpoint folder");
+    // Rank 0's view of the checkpoint wins: the step it resumes from and the losses so far reach
+    // every rank (one that cannot see the checkpoint, or saw one rank 0 has just discarded, agrees).
+    at::Tensor head = at::tensor({start, static_cast<std::int64_t>(losses.size())}, at::kLong);
+    group->broadcast({head}, config_.label + " resume step");
+    start = head[0].item<std::int64_t>();
+    at::Tensor curve = at::zeros({head[1].item<std::int64_t>()}, at::kDouble);
+    if (curve.numel() > 0) {
+      if (rank == 0) curve.copy_(at::tensor(losses, at::kDouble));
+      group->broadcast({curve}, config_.label + " loss curve");
+    }
+    losses.assign(curve.data_ptr<double>(), curve.data_ptr<double>() + curve.numel());
     // Identical starting point: rank 0's weights, buffers, moments and EMA.
     std::vector<at::Tensor> state;
     for (const auto& [prefix, part] : parts_) {
