@@ -67,7 +67,7 @@ expect 2 "^error: SCRIPT is required but missing" -- "$whatif" run
 expect 2 "^error: RUN_DIR is required but missing" -- "$whatif" report
 expect 0 "  SCRIPT +experiment script" -- "$whatif" run --help
 checks=$((checks + 1))
-"$whatif" run --help | grep -qE -- "--script|--run-dir" && fail "run --help shows an internal option name"
+"$whatif" run --help | grep -qE -- "--script( |$)|--run-dir" && fail "run --help shows an internal option name"
 
 # A run directory is locked while a run writes into it; the lock of a finished run is taken over.
 mkdir -p "$work/locked"
@@ -90,6 +90,24 @@ for key in steps batch_size lr warmup min_lr_ratio weight_decay guidance t_start
     echo "FAIL: docs/lua-api.md does not give $key the default $value that plugins info shows"
   fi
 done
+
+# Script bounds: an endless loop is stopped (even inside pcall), the Lua heap is capped, a huge
+# grid is refused before it is built; each within seconds, with a line naming the limit.
+printf 'while true do end\n' >"$work/spin.lua"
+printf 'while true do pcall(function() while true do end end) end\n' >"$work/spin_pcall.lua"
+printf 'local t = {}\nfor i = 1, 1e9 do t[i] = ("x"):rep(64) .. i end\n' >"$work/hog.lua"
+printf 'local v = {}\nfor i = 1, 1000 do v[i] = i end\nwhatif.grid{a = v, b = v, c = v}\n' >"$work/huge_grid.lua"
+started=$SECONDS
+expect 1 "spin\.lua:1: stopped: Lua code ran 1 s without calling whatif.*--script-timeout" -- \
+  "$whatif" run "$work/spin.lua" --out "$work/spin" --script-timeout 1
+expect 1 "stopped: Lua code ran 1 s without calling whatif" -- \
+  "$whatif" run "$work/spin_pcall.lua" --out "$work/spin_pcall" --script-timeout 1
+expect 1 "hog\.lua: the script's Lua memory .* limit of 64 MB; raise --script-memory" -- \
+  "$whatif" run "$work/hog.lua" --out "$work/hog" --script-memory 64
+expect 1 "whatif.grid: more than 100000 combinations" -- "$whatif" run "$work/huge_grid.lua" --out "$work/grid"
+expect 2 "--script-timeout: expected seconds" -- "$whatif" run "$work/spin.lua" --script-timeout -3
+checks=$((checks + 1))
+[ $((SECONDS - started)) -lt 30 ] || fail "the script bounds took $((SECONDS - started)) s to act"
 
 echo "$((checks - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -81,6 +81,7 @@ int command_run(const std::vector<std::string>& args) {
       "nproc", po::value<int>(), "start N local data-parallel ranks (like torchrun --standalone); see "
                                  "docs/distributed.md");
   add_plugin_path(options);
+  add_script_limits(options);
   po::positional_options_description positional;
   positional.add("script", 1);
   po::variables_map vm;
@@ -106,6 +107,7 @@ int command_run(const std::vector<std::string>& args) {
   script.run_dir = vm.count("out") ? vm["out"].as<std::string>()
                                    : (fs::path("runs") / fs::path(script.path).stem()).string();
   script.fresh = vm.count("fresh") > 0;
+  read_script_limits(vm, script);
   if (vm.count("shard")) {
     const std::string shard = vm["shard"].as<std::string>();
     int index = -1, count = 0;

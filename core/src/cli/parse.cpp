@@ -6,6 +6,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "lua/script.hpp"
+
 namespace po = boost::program_options;
 
 namespace whatif {
@@ -63,6 +65,27 @@ bool parse_command(const std::vector<std::string>& args, const std::string& usag
     throw UsageError(message + " (see " + help_hint + ")");
   }
   return true;
+}
+
+void add_script_limits(boost::program_options::options_description& options) {
+  options.add_options()("script-timeout", boost::program_options::value<double>(),
+                        "stop the script when its Lua code runs this many seconds without calling whatif "
+                        "(default 600; 0: never)")(
+      "script-memory", boost::program_options::value<double>(),
+      "cap on the script's Lua memory (tables, strings) in MB (default 1024)");
+}
+
+void read_script_limits(const boost::program_options::variables_map& vm, ScriptArgs& script) {
+  if (vm.count("script-timeout")) {
+    const double t = vm["script-timeout"].as<double>();
+    if (!(t >= 0 && t < 1e7)) throw UsageError("--script-timeout: expected seconds >= 0 (0: never)");
+    script.script_timeout = t;
+  }
+  if (vm.count("script-memory")) {
+    const double mb = vm["script-memory"].as<double>();
+    if (!(mb >= 1 && mb <= 1 << 20)) throw UsageError("--script-memory: expected MB between 1 and 1048576");
+    script.script_memory_mb = static_cast<std::size_t>(mb);
+  }
 }
 
 }  // namespace whatif

@@ -9,6 +9,8 @@
 
 namespace whatif {
 
+struct ScriptArgs;
+
 // A command-line mistake; main() prints it and exits with status 2.
 struct UsageError : Error {
   using Error::Error;
@@ -21,5 +23,10 @@ bool parse_command(const std::vector<std::string>& args, const std::string& usag
                    boost::program_options::options_description& options,
                    const boost::program_options::positional_options_description& positional,
                    boost::program_options::variables_map& vm, const std::string& help_hint);
+
+// --script-timeout and --script-memory, the bounds on a script's Lua code (lua/limits.hpp), for
+// the commands that run scripts; read into `script`, refusing non-positive or absurd values.
+void add_script_limits(boost::program_options::options_description& options);
+void read_script_limits(const boost::program_options::variables_map& vm, ScriptArgs& script);
 
 }  // namespace whatif

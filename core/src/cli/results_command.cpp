@@ -84,6 +84,7 @@ int command_verify(const std::vector<std::string>& args) {
       "tolerance-from-seeds", po::value<double>(),
       "K: accept a difference within K sample standard deviations of the original run's seeds of "
       "the same arm (reruns on another machine; needs >= 2 seeds per arm)");
+  add_script_limits(options);
   po::positional_options_description positional;
   positional.add("script", 1);
   po::variables_map vm;
@@ -100,6 +101,7 @@ int command_verify(const std::vector<std::string>& args) {
   if (invocation.contains("sets")) script.sets = invocation["sets"].get<std::vector<std::string>>();
   script.run_dir = vm.count("out") ? vm["out"].as<std::string>() : against + "-verify";
   script.fresh = true;
+  read_script_limits(vm, script);
   HostConfig config;
   const auto provenance = nlohmann::json::parse(original.front().provenance_json.empty() ? "{}" : original.front().provenance_json);
   if (vm.count("threads")) config.threads = vm["threads"].as<int>();

@@ -1,5 +1,6 @@
 #include "lua/convert.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "whatif/registry/error.hpp"
@@ -101,7 +102,16 @@ Options to_options(lua_State* L, int index, const std::string& what) {
     }
     const std::string key = lua_tostring(L, -2);
     try {
-      options.set(key, to_value(L, -1, what + ": option '" + key + "'"));
+      Value value = to_value(L, -1, what + ": option '" + key + "'");
+      // An option is a setting: NaN or an infinity (0/0, math.huge) is always a mistake there.
+      const auto finite = [](double d) { return std::isfinite(d); };
+      const bool ok = std::holds_alternative<double>(value)
+                          ? finite(std::get<double>(value))
+                          : !std::holds_alternative<std::vector<double>>(value) ||
+                                std::all_of(std::get<std::vector<double>>(value).begin(),
+                                            std::get<std::vector<double>>(value).end(), finite);
+      if (!ok) throw Error(what + ": option '" + key + "' is not a finite number (NaN or infinity)");
+      options.set(key, std::move(value));
     } catch (...) {
       lua_pop(L, 2);
       throw;

@@ -9,6 +9,7 @@
 
 #include <lua.hpp>
 
+#include "lua/limits.hpp"
 #include "whatif/registry/options.hpp"
 
 namespace whatif::lua {
@@ -32,11 +33,18 @@ std::vector<std::map<std::string, double>> attribute_rows(lua_State* L, int tabl
 // Raises the current C++ exception's message as a Lua error at the calling script line.
 [[noreturn]] void raise(lua_State* L, const std::exception& e);
 
+// Every whatif function restarts the script's watchdog clock on entry and on return, so only
+// Lua code running without whatif calls counts against --script-timeout.
 template <int (*F)(lua_State*)>
 int guarded(lua_State* L) {
+  Watchdog* watchdog = watchdog_of(L);
+  if (watchdog) watchdog->activity();
   try {
-    return F(L);
+    const int results = F(L);
+    if (watchdog) watchdog->activity();
+    return results;
   } catch (const std::exception& e) {
+    if (watchdog) watchdog->activity();
     raise(L, e);
   }
 }

@@ -59,11 +59,21 @@ void push_arm(lua_State* L, const std::vector<std::pair<std::string, Value>>& fi
 }
 
 // whatif.grid{a = {1, 2}, b = {"x", "y"}} → every combination (keys in sorted order, the last fastest)
+// A grid larger than kMaxGridArms is refused before any arm is built.
+constexpr std::size_t kMaxGridArms = 100000;
+
 int grid(lua_State* L) {
   const auto ax = axes(L, 1, "whatif.grid");
-  std::vector<std::vector<std::pair<std::string, Value>>> arms{{}};
+  std::size_t combinations = 1;
   for (const auto& [key, values] : ax) {
     if (values.empty()) throw Error("whatif.grid: '" + key + "' has no values");
+    if (combinations > kMaxGridArms / values.size())
+      throw Error("whatif.grid: more than " + std::to_string(kMaxGridArms) +
+                  " combinations; split the sweep into several scripts or use whatif.zip");
+    combinations *= values.size();
+  }
+  std::vector<std::vector<std::pair<std::string, Value>>> arms{{}};
+  for (const auto& [key, values] : ax) {
     std::vector<std::vector<std::pair<std::string, Value>>> next;
     for (const auto& arm : arms)
       for (const auto& v : values) {

@@ -76,8 +76,8 @@ int model_fit(lua_State* L) {
 }
 
 // Pushes a generation's volumes, then a table of what else it holds: texts, tokens, latents.
-void push_generation(lua_State* L, const Generation& g) {
-  push_tensor(L, g.volumes);
+// {texts =, tokens =, latents =}: what a generation holds beside its volumes.
+void push_extras(lua_State* L, const Generation& g) {
   lua_newtable(L);
   if (!g.texts.empty()) {
     push_value(L, Value(g.texts));
@@ -90,12 +90,27 @@ void push_generation(lua_State* L, const Generation& g) {
     }
 }
 
-// model:generate{prompts = {...} | attributes = {{...}, ...} | count = n, seed =, guidance =, ...}
+void push_generation(lua_State* L, const Generation& g) {
+  push_tensor(L, g.volumes);
+  push_extras(L, g);
+}
+
+// t.prior as a tensor (the volumes a progression or an edit starts from), or undefined when absent.
+at::Tensor prior_field(lua_State* L, int table) {
+  if (!lua_istable(L, table)) return {};
+  lua_getfield(L, table, "prior");
+  at::Tensor prior = lua_isnil(L, -1) ? at::Tensor() : check_tensor(L, -1);
+  lua_pop(L, 1);
+  return prior;
+}
+
+// model:generate{prompts = {...} | attributes = {{...}, ...} | count = n, prior = volumes, seed =, ...}
 // → volumes, {texts =, tokens =, latents =}
 int model_generate(lua_State* L) {
   auto& box = check_model(L, 1);
-  const Options o = resolved_options(L, 2, generate_schema(*box.family), "model:generate", {"attributes"});
+  const Options o = resolved_options(L, 2, generate_schema(*box.family), "model:generate", {"attributes", "prior"});
   GenerateRequest request;
+  request.condition.prior = prior_field(L, 2);
   condition_fields().read(o, request.condition);
   request.sampling = read_sampling(o, *box.family);
   decoding_fields().read(o, request.decoding);
@@ -108,7 +123,9 @@ int model_generate(lua_State* L) {
 }
 
 // model:counterfactual{protocol = "fixed-noise", prompts = {a, b} | attributes = {{a}, {b}}, seed =, ...}
-//   → factual volumes, counterfactual volumes
+//   → factual volumes, counterfactual volumes, {factual = {texts =, ...}, counterfactual = {...}}
+// model:counterfactual{protocol = "prior-conditioned", prior = volumes, prompts = {a, b}, ...}: the
+//   same, both sides continuing the same prior (autoregressive models; texts = interpretations)
 // model:counterfactual{protocol = "inversion", source = tensor, factual = "...", counterfactual = "..."
 //                      | attributes = {{factual}, {counterfactual}}, strength =, ...} → edited volumes
 int model_counterfactual(lua_State* L) {
@@ -118,8 +135,10 @@ int model_counterfactual(lua_State* L) {
   schema.push_back({"prompts", OptionType::StringList, std::vector<std::string>{}, "fixed-noise: {factual, counterfactual}"});
   schema.push_back({"factual", OptionType::String, std::string(), "inversion: prompt of the source"});
   schema.push_back({"counterfactual", OptionType::String, std::string(), "inversion: prompt to edit towards"});
-  const Options o = resolved_options(L, 2, schema, "model:counterfactual", {"attributes", "source"});
+  const Options o = resolved_options(L, 2, schema, "model:counterfactual", {"attributes", "source", "prior"});
   CounterfactualRequest r;
+  // prior-conditioned: both sides continue the same prior volumes.
+  r.factual.prior = r.counterfactual.prior = prior_field(L, 2);
   counterfactual_fields().read(o, r);
   r.sampling = read_sampling(o, *box.family);
   decoding_fields().read(o, r.decoding);
@@ -146,7 +165,7 @@ int model_counterfactual(lua_State* L) {
   }
   const bool by_prompts = rows.empty() && prompts.size() == 2, by_attributes = rows.size() == 2 && prompts.empty();
   if (!by_prompts && !by_attributes)
-    throw Error("fixed-noise counterfactual: give prompts = {factual, counterfactual} or attributes = "
+    throw Error(r.protocol + " counterfactual: give prompts = {factual, counterfactual} or attributes = "
                 "{{factual}, {counterfactual}}");
   if (by_prompts) {
     r.factual.prompts = {prompts[0]};
@@ -158,7 +177,12 @@ int model_counterfactual(lua_State* L) {
   const Pair pair = box.model->counterfactual(r);
   push_tensor(L, pair.factual.volumes);
   push_tensor(L, pair.counterfactual.volumes);
-  return 2;
+  lua_newtable(L);  // {factual = {texts =, tokens =, ...}, counterfactual = {...}}
+  push_extras(L, pair.factual);
+  lua_setfield(L, -2, "factual");
+  push_extras(L, pair.counterfactual);
+  lua_setfield(L, -2, "counterfactual");
+  return 3;
 }
 
 int model_save(lua_State* L) {

@@ -7,6 +7,7 @@
 #include <ATen/Context.h>
 
 #include "host/host.hpp"
+#include "lua/limits.hpp"
 #include "lua/module.hpp"
 #include "lua/sandbox.hpp"
 
@@ -16,8 +17,9 @@ namespace fs = std::filesystem;
 ScriptError::~ScriptError() = default;
 
 Script::Script(Host& host, ScriptArgs args)
-    : state_(std::make_unique<State>(State{host, std::move(args)})) {
-  state_->L = luaL_newstate();
+    : watchdog_(std::make_unique<lua::Watchdog>(lua::ScriptLimits{args.script_timeout, args.script_memory_mb << 20})),
+      state_(std::make_unique<State>(State{host, std::move(args)})) {
+  state_->L = watchdog_->new_state();
   if (!state_->L) throw Error("cannot create a Lua state (out of memory)");
   const fs::path folder = fs::absolute(state_->args.path).parent_path();
   lua::open_sandbox(state_->L, {folder.string(), scripts_dir()});
@@ -40,8 +42,10 @@ void Script::execute(const std::string& code, const std::string& chunkname) {
   }
   try {
     lua::protected_call(L, 0, 0);
-  } catch (const ScriptError&) {
+  } catch (const ScriptError& e) {
     if (state_->dry_run_stopped) return;
+    const std::string reason = watchdog_->stop_reason(e.what());
+    if (!reason.empty()) throw ScriptError(state_->args.path + ": " + reason, e.traceback());
     throw;
   }
   const auto& args = state_->args;

@@ -1,5 +1,6 @@
 #pragma once
 // Runs a whatif experiment script in a sandboxed Lua 5.4 state with the `whatif` module.
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +10,9 @@
 struct lua_State;
 
 namespace whatif {
+namespace lua {
+class Watchdog;
+}
 
 class Host;
 
@@ -21,6 +25,8 @@ struct ScriptArgs {
   bool fresh = false;             // --fresh: discard earlier arm results
   int shard_index = 0;            // --shard i/N: run arms with index % N == i
   int shard_count = 1;
+  double script_timeout = 600;     // --script-timeout: seconds of Lua code without a whatif call
+  std::size_t script_memory_mb = 1024;  // --script-memory: the Lua heap's cap
 };
 
 // A script failed. what() is one line, "file:line: message"; traceback() is Lua's.
@@ -54,6 +60,7 @@ class Script {
 
  private:
   void execute(const std::string& code, const std::string& chunkname);
+  std::unique_ptr<lua::Watchdog> watchdog_;  // outlives the Lua state, whose allocator it is
   std::unique_ptr<State> state_;
 };
 
