@@ -228,3 +228,36 @@ CATCH_TEST_CASE("HDF5 files that are not checkpoints are refused with the path a
   CATCH_REQUIRE_THROWS_WITH(whatif::read_checkpoint(float_attribute),
                             Catch::StartsWith(float_attribute + ": attribute 'version'"));
 }
+
+CATCH_TEST_CASE("a flipped byte in a stored tensor fails its checksum; NaN weights are refused on restore") {
+  TempDir dir;
+  const std::string path = dir / "weights.h5";
+  whatif::Checkpoint c;
+  // 1.25f is 0x3FA00000: a run of it is easy to find among the file's bytes.
+  c.groups["params"] = {{"w", at::full({4096}, 1.25f)}};
+  whatif::write_checkpoint(path, c);
+  CATCH_REQUIRE(whatif::read_checkpoint(path).groups.at("params").front().second.equal(at::full({4096}, 1.25f)));
+
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  float value = 1.25f;
+  std::string run;
+  for (int i = 0; i < 64; ++i) run.append(reinterpret_cast<const char*>(&value), sizeof value);
+  const auto at = bytes.find(run);
+  CATCH_REQUIRE(at != std::string::npos);
+  bytes[at + 100] ^= 0x01;  // one bit of one weight, as a disk or a copy might flip it
+  const std::string corrupted = dir / "corrupted.h5";
+  std::ofstream(corrupted, std::ios::binary) << bytes;
+  CATCH_REQUIRE(error_of([&] { whatif::read_checkpoint(corrupted); }) ==
+                corrupted + ": dataset '/params/w' fails its checksum or cannot be read; the file is corrupted "
+                            "(restore it or rerun what wrote it)");
+
+  at::Tensor w = at::zeros({3});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  CATCH_REQUIRE(error_of([&] { whatif::restore_tensors({{"w", at::tensor({1.0f, nan, 2.0f})}}, {{"w", w}}, false, path); }) ==
+                path + ": tensor 'w' holds NaN or infinite values (saved from a diverged run?); use an earlier checkpoint");
+  CATCH_REQUIRE(w.equal(at::zeros({3})));
+}
