@@ -28,7 +28,7 @@ window.whatifPlayground = function (section) {
     const m = models[Number(model.value)];
     conditions.replaceChildren();
     if (!m) return;
-    if (m.attributes.length) {
+    if (!m.text && m.attributes.length) {
       for (const side of ['factual', 'counterfactual'])
         conditions.append(el('div', {}, `${side}: `, m.attributes.map((a) => el('label', {}, `${a} `, el('input', { type: 'number', step: 'any', name: `${side}.${a}`, value: '0', size: 6 }), ' '))));
     } else {
@@ -41,7 +41,7 @@ window.whatifPlayground = function (section) {
   const request = () => {
     const m = models[Number(model.value)];
     const body = { model: m.id, seed: Number(seed.value), guidance: Number(guidance.value), steps: Number(steps.value) };
-    if (m.attributes.length) {
+    if (!m.text && m.attributes.length) {
       body.attributes = ['factual', 'counterfactual'].map((side) =>
         Object.fromEntries(m.attributes.map((a) => [a, Number(form.elements[`${side}.${a}`].value)])));
     } else {
@@ -75,11 +75,14 @@ window.whatifPlayground = function (section) {
       const done = await poll(j.job);
       viewerBox.hidden = false;
       if (!viewer) viewer = new PairViewer(viewerBox, 'playground pair');
-      await viewer.show(done.factual, done.counterfactual);
+      const { maxAbs } = await viewer.show(done.factual, done.counterfactual);
       status.textContent = `done in ${fmt(done.seconds)} s`;
+      await new Promise((r) => requestAnimationFrame(r));
+      whatifCheck.playground = { seconds: done.seconds, max_abs_difference: maxAbs, viewers: viewer.pixels() };
     } catch (err) {
       message.textContent = String(err.message || err);
       status.textContent = '';
+      (whatifCheck.playgroundMessages = whatifCheck.playgroundMessages || []).push(message.textContent);
     } finally {
       submit.disabled = false;
       bar.hidden = true;

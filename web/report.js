@@ -297,6 +297,7 @@ async function drawReport() {
   }
 }
 
-drawReport()
+// After every script of the page has run (playground.js comes after this one).
+window.addEventListener('DOMContentLoaded', () => drawReport()
   .catch((e) => whatifCheck.errors.push(String((e && e.stack) || e)))
-  .finally(() => { whatifCheck.done = true; document.body.dataset.drawn = 'true'; });
+  .finally(() => { whatifCheck.done = true; document.body.dataset.drawn = 'true'; }));

@@ -3,9 +3,10 @@
 # equals `model:counterfactual` with the same seed (computed by pair.lua in `whatif run`);
 # malformed requests get 4xx JSON answers with a message while the server keeps serving; requests
 # queue one at a time and report progress; no file outside the run directory is served.
-# Usage: test_serve.sh WHATIF SOURCE_DIR
+# With Chromium, the playground is also driven in the page; screenshots go to SHOT_DIR.
+# Usage: test_serve.sh WHATIF SOURCE_DIR SHOT_DIR
 set -u
-whatif=$1 src=$2
+whatif=$1 src=$2 shots=$3
 source "$(dirname "$0")/expect.sh"
 py=/usr/bin/python3  # Debian's python3 with nibabel and h5py
 run=$work/run
@@ -91,13 +92,14 @@ PY
 # Malformed requests: 4xx with a message, and the server goes on.
 expect_http 400 'not valid JSON' POST /api/counterfactual '{"prompts": ['
 expect_http 400 "unknown field 'promts'; did you mean 'prompts'" POST /api/counterfactual '{"promts": ["a", "b"]}'
-expect_http 400 'not valid JSON' POST /api/counterfactual '{"prompts": ["a", "b"], "guidance": NaN}'
-expect_http 400 "'guidance' must be a number" POST /api/counterfactual '{"prompts": ["a", "b"], "guidance": "NaN"}'
-expect_http 400 "'guidance' must be finite" POST /api/counterfactual '{"prompts": ["a", "b"], "guidance": 1e999}'
-expect_http 400 "'steps' must be between 1 and 500" POST /api/counterfactual '{"prompts": ["a", "b"], "steps": 1000000000}'
-expect_http 400 "'steps' must be an integer" POST /api/counterfactual '{"prompts": ["a", "b"], "steps": 2.5}'
-expect_http 400 "'prompts' must be two strings" POST /api/counterfactual '{"prompts": ["only one"]}'
-expect_http 400 "either 'prompts'" POST /api/counterfactual '{"seed": 1}'
+expect_http 400 'not valid JSON' POST /api/counterfactual '{"model": "model-w3.h5", "prompts": ["a", "b"], "guidance": NaN}'
+expect_http 400 "'guidance' must be a number" POST /api/counterfactual '{"model": "model-w3.h5", "prompts": ["a", "b"], "guidance": "NaN"}'
+expect_http 400 "'guidance' must be within" POST /api/counterfactual '{"model": "model-w3.h5", "prompts": ["a", "b"], "guidance": 1000}'
+expect_http 400 "'model' is required" POST /api/counterfactual '{"prompts": ["a", "b"]}'
+expect_http 400 "'steps' must be between 1 and 500" POST /api/counterfactual '{"model": "model-w3.h5", "prompts": ["a", "b"], "steps": 1000000000}'
+expect_http 400 "'steps' must be an integer" POST /api/counterfactual '{"model": "model-w3.h5", "prompts": ["a", "b"], "steps": 2.5}'
+expect_http 400 "'prompts' must be two strings" POST /api/counterfactual '{"model": "model-w3.h5", "prompts": ["only one"]}'
+expect_http 400 "either 'prompts'" POST /api/counterfactual '{"model": "model-w3.h5", "seed": 1}'
 expect_http 404 "no saved model 'nope.h5'" POST /api/counterfactual '{"model": "nope.h5", "prompts": ["a", "b"]}'
 expect_http 400 'JSON object' POST /api/counterfactual '[1, 2]'
 big=$(head -c 100000 /dev/zero | tr '\0' 'a')
@@ -109,10 +111,12 @@ expect_http 404 'no file' GET /../../../../etc/passwd
 expect_http 404 'no file' GET /%2e%2e/%2e%2e/%2e%2e/etc/passwd
 expect_http 404 'no file' GET /outside/passwd
 expect_http 404 'no file' GET /.whatif.lock
-expect_http 200 '' GET /volumes/pair-guidance=3.0-seed1/factual.nii.gz
+checks=$((checks + 1))
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/volumes/pair-guidance=3.0-seed1/factual.nii.gz")" = 200 ] ||
+  fail "the exported volume is not served"
 
 # Requests queue: while a long one samples, the next waits its turn; progress is reported.
-long='{"model": "model-w1.h5", "prompts": ["minimal lesion load", "high lesion load"], "seed": 3, "guidance": 1, "steps": 120}'
+long='{"model": "model-w1.h5", "prompts": ["minimal lesion load", "high lesion load"], "seed": 3, "guidance": 1, "steps": 40}'
 first=$(http POST /api/counterfactual "$long" | tail -n +2 | job_id)
 second=$(http POST /api/counterfactual "${long/\"seed\": 3/\"seed\": 4}" | tail -n +2 | job_id)
 checks=$((checks + 1))
@@ -126,12 +130,55 @@ for _ in $(seq 300); do
     if [ -n "$p" ] && echo "$p > 0 && $p < 1" | bc -l | grep -q 1; then seen_progress=$p; fi
   fi
   grep -qE '"state":"(done|failed)"' <<<"$state" && break
-  sleep 0.05
+  sleep 0.02
 done
 checks=$((checks + 1))
 [ -n "$seen_progress" ] || fail "no progress between 0 and 1 seen while sampling: $state"
 wait_job "$second" "$work/second.json" && grep -q '"state":"done"' "$work/second.json" || fail "queued job did not complete"
 expect_http 200 '"id":"model-w1.h5"' GET /api/models
+
+# The playground in the page (headless Chromium, where installed): a request with too many steps
+# shows its error in the page; then the pair is sampled and drawn in its three views.
+chromium=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$chromium" ] && command -v node >/dev/null; then
+  mkdir -p "$shots"
+  action='(async () => {
+    const f = document.querySelector("#playground form");
+    const wait = async (ok) => { for (let i = 0; i < 600 && !ok(); i++) await new Promise((r) => setTimeout(r, 100)); };
+    await wait(() => f.elements.model.options.length > 0);
+    f.elements.model.value = String([...f.elements.model.options].findIndex((o) => o.textContent.startsWith("model-w3.h5")));
+    f.elements.model.dispatchEvent(new Event("change"));
+    f.elements.factual.value = "minimal lesion load"; f.elements.counterfactual.value = "high lesion load";
+    f.elements.seed.value = "7"; f.elements.guidance.value = "3"; f.elements.steps.value = "100000";
+    f.requestSubmit();
+    await wait(() => (whatifCheck.playgroundMessages || []).length > 0);
+    f.elements.steps.value = "4";
+    f.requestSubmit();
+    await wait(() => whatifCheck.playground);
+    return { messages: whatifCheck.playgroundMessages, pair: whatifCheck.playground };
+  })()'
+  result=$(node "$src/tests/web/check_page.js" "$chromium" "$base/" "$shots/serve.png" 60 "#playground=$shots/playground.png" "ACTION=$action")
+  echo "$result" | head -c 3000; echo
+  checks=$((checks + 1))
+  node -e '
+  const r = JSON.parse(process.argv[1]), bad = [];
+  // The browser logs the deliberate 400 answer as a failed resource; nothing else may appear.
+  const errors = r.errors.filter((e) => !/status of 400 .*\/api\/counterfactual$/.test(e));
+  if (errors.length) bad.push("console errors: " + errors.join(" | "));
+  const a = r.action || {};
+  if (!(a.messages || []).some((m) => /steps/.test(m))) bad.push("the too-many-steps error is not shown in the page: " + JSON.stringify(a));
+  const p = a.pair;
+  if (!p) bad.push("the playground pair was not drawn");
+  else {
+    for (const v of p.viewers) if (!(v.variance > 20)) bad.push(`playground ${v.role} view is blank`);
+    if (!(p.max_abs_difference > 0) || !(p.viewers[2].coloured - p.viewers[0].coloured > 100)) bad.push("no difference overlay in the playground");
+  }
+  if (bad.length) { console.log("FAIL: " + bad.join("\nFAIL: ")); process.exit(1); }
+  console.log(`playground pair drawn; sampling ${p.seconds.toFixed(2)} s`);
+  ' "$result" || failures=$((failures + 1))
+else
+  echo "SKIP: the playground in a browser (no chromium or node)"
+fi
 kill -0 "$server" 2>/dev/null || fail "the server stopped"
 grep -q 'http://127.0.0.1:' "$work/serve.log" || fail "not on loopback by default"
 

@@ -2,14 +2,18 @@
 // packages), waits until the page has drawn (window.whatifCheck.done), and prints one JSON line:
 // the page's own record of what it drew, every console error and exception Chromium saw, and the
 // load time. Saves a screenshot of the page, and of each SELECTOR's element at half scale.
-// Usage: node check_page.js CHROMIUM URL SCREENSHOT.png TIMEOUT_S [SELECTOR=PNG ...]
+// With ACTION=<expression>, evaluates it (awaiting its promise) after the page has drawn and before
+// the screenshots, and prints its value as "action".
+// Usage: node check_page.js CHROMIUM URL SCREENSHOT.png TIMEOUT_S [SELECTOR=PNG ...] [ACTION=<js>]
 'use strict';
 const { spawn } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const [chromium, url, screenshot, timeoutArg, ...clips] = process.argv.slice(2);
+const [chromium, url, screenshot, timeoutArg, ...rest] = process.argv.slice(2);
+const action = (rest.find((a) => a.startsWith('ACTION=')) || '').slice(7);
+const clips = rest.filter((a) => !a.startsWith('ACTION='));
 const timeout = 1000 * Number(timeoutArg || 60);
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'whatif-chromium-'));
 const browser = spawn(chromium, [
@@ -76,6 +80,11 @@ async function main() {
     await sleep(200);
   }
   const drawSeconds = (Date.now() - loadStart) / 1000;
+  let acted = null;
+  if (action) {
+    const r = await command('Runtime.evaluate', { expression: action, awaitPromise: true, returnByValue: true }, sessionId);
+    acted = r.exceptionDetails ? { exception: r.exceptionDetails.exception?.description || r.exceptionDetails.text } : r.result.value;
+  }
   const shot = await command('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true }, sessionId);
   fs.writeFileSync(screenshot, Buffer.from(shot.data, 'base64'));
   for (const clip of clips) {
@@ -83,19 +92,21 @@ async function main() {
     const box = await command('Runtime.evaluate', { returnByValue: true, expression:
       `(() => { const r = document.querySelector(${JSON.stringify(selector)})?.getBoundingClientRect();
                 return r ? { x: r.x + scrollX, y: r.y + scrollY, width: r.width, height: r.height } : null; })()` }, sessionId);
-    if (!box.result.value) continue;
+    if (!box.result.value || !(box.result.value.height > 0)) continue;
     const part = await command('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true,
                                                            clip: Object.assign(box.result.value, { scale: 0.5 }) }, sessionId);
     fs.writeFileSync(file, Buffer.from(part.data, 'base64'));
   }
-  console.log(JSON.stringify({ check, errors, draw_seconds: drawSeconds, total_seconds: (Date.now() - started) / 1000 }));
+  console.log(JSON.stringify({ check, errors, action: acted, draw_seconds: drawSeconds, total_seconds: (Date.now() - started) / 1000 }));
 }
 
 const timer = setTimeout(() => { console.log(JSON.stringify({ check: null, errors: ['timed out'], stderr: stderr.slice(-2000) })); finish(3); }, timeout + 20000);
 function finish(code) {
   clearTimeout(timer);
+  browser.once('exit', () => {
+    try { fs.rmSync(profile, { recursive: true, force: true }); } catch (e) { /* Chromium's helpers may still write */ }
+    process.exit(code);
+  });
   browser.kill('SIGKILL');
-  fs.rmSync(profile, { recursive: true, force: true });
-  process.exit(code);
 }
 main().then(() => finish(0), (e) => { console.log(JSON.stringify({ check: null, errors: [String(e)], stderr: stderr.slice(-2000) })); finish(2); });

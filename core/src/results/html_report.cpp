@@ -132,6 +132,7 @@ std::string write_html_report(const std::string& dir) {
   std::ostringstream page;
   page << "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
        << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+       << "<link rel=\"icon\" href=\"data:,\">\n"
        << "<title>whatif report: " << html_escape(data["title"].get<std::string>()) << "</title>\n"
        << "<style>\n" << report_style() << "</style>\n";
   for (const auto& s : vendored_scripts()) page << "<script src=\"report_files/" << s.file << "\"></script>\n";

@@ -36,10 +36,9 @@ double finite_number(const nlohmann::json& j, const std::string& field) {
 std::int64_t integer(const nlohmann::json& j, const std::string& field, std::int64_t lo, std::int64_t hi) {
   if (!j.is_number_integer() && !j.is_number_unsigned())
     throw bad("'" + field + "' must be an integer, got " + j.dump());
-  if (j.is_number_unsigned() && j.get<std::uint64_t>() > static_cast<std::uint64_t>(hi))
-    throw bad("'" + field + "' must be at most " + std::to_string(hi) + ", got " + j.dump());
-  const std::int64_t v = j.get<std::int64_t>();
-  if (v < lo || v > hi)
+  const bool too_big = j.is_number_unsigned() && j.get<std::uint64_t>() > static_cast<std::uint64_t>(hi);
+  const std::int64_t v = too_big ? hi : j.get<std::int64_t>();
+  if (too_big || v < lo || v > hi)
     throw bad("'" + field + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + j.dump());
   return v;
 }
