@@ -1,8 +1,11 @@
 // Reading and writing volumes through ITK, with geometry kept end to end.
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -94,8 +97,23 @@ std::string itk_reason(const itk::ExceptionObject& e) {
   return text;
 }
 
+void remove_stale_partials(const std::string& folder) {
+  std::error_code ec;
+  const std::string prefix = ".whatif-partial-";
+  for (const auto& entry : fs::directory_iterator(folder.empty() ? "." : folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (pid <= 0 || !end || *end != '-') continue;
+    // Only a process that no longer exists leaves its partial file for good.
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove(entry.path(), ec);
+  }
+}
+
 std::string temporary_sibling(const std::string& path) {
   const fs::path p(path);
+  remove_stale_partials(p.parent_path().string());
   return (p.parent_path() / (".whatif-partial-" + std::to_string(::getpid()) + "-" +
                              p.filename().string()))
       .string();

@@ -121,3 +121,16 @@ CATCH_TEST_CASE("malformed volumes give one-line errors naming the file") {
     }
   }
 }
+
+CATCH_TEST_CASE("writing into a folder removes partial files that dead processes left, and only those") {
+  whatif_test::TempDir dir;
+  const std::string dead = dir / ".whatif-partial-999999999-store.h5";  // above any pid_max
+  const std::string alive = dir / (".whatif-partial-" + std::to_string(::getpid()) + "-other.h5");
+  const std::string unrelated = dir / ".whatif-partial-notapid.h5";
+  for (const auto& path : {dead, alive, unrelated}) std::ofstream(path) << "partial";
+  write_volume(phantom(), dir / "out.nii.gz");
+  CATCH_REQUIRE_FALSE(std::filesystem::exists(dead));
+  CATCH_REQUIRE(std::filesystem::exists(alive));
+  CATCH_REQUIRE(std::filesystem::exists(unrelated));
+  CATCH_REQUIRE(std::filesystem::exists(dir / "out.nii.gz"));
+}
