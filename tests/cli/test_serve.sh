@@ -15,6 +15,10 @@ mkdir -p "$work/out"
 expect 0 "pair-guidance=3.0-seed1" -- "$whatif" run "$src/tests/cli/pair.lua" --out "$run"
 ln -s /etc "$run/outside"  # a symlink out of the run directory: never followed
 
+# A run directory that does not exist is refused in one line, and nothing is created.
+expect_bad_input "no such run directory" -- "$whatif" serve "$work/missing" --port 0
+[ -e "$work/missing" ] && fail "serve created the missing run directory"
+
 "$whatif" serve "$run" --port 0 --max-steps 500 >"$work/serve.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$work"' EXIT

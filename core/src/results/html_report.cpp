@@ -127,8 +127,8 @@ std::string html_escape(const std::string& text) {
 }  // namespace
 
 std::string write_html_report(const std::string& dir) {
+  const nlohmann::json data = page_data(dir);  // reads the run first: a bad RUN_DIR gets nothing written
   copy_vendored_scripts((fs::path(dir) / "report_files").string());
-  const nlohmann::json data = page_data(dir);
   std::ostringstream page;
   page << "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
        << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
