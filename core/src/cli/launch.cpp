@@ -69,6 +69,9 @@ int launch_local_ranks(int nproc, const std::vector<std::string>& run_args) {
   if (nproc < 1 || nproc > 256) throw Error("--nproc " + std::to_string(nproc) + ": expected 1 to 256 ranks");
   if (std::getenv("RANK") || std::getenv("WORLD_SIZE"))
     throw Error("--nproc starts its own ranks: unset RANK and WORLD_SIZE, or drop --nproc to join that job");
+  if (nproc > 1 && std::find(run_args.begin(), run_args.end(), "--fresh") != run_args.end())
+    throw Error("--fresh with " + std::to_string(nproc) + " data-parallel ranks: the ranks could not agree on what "
+                "it discarded; remove the run directory (or its arm results) instead");
   const std::string self = self_executable();
   const int port = free_port();
   const bool threads_given = std::getenv("WHATIF_THREADS") ||

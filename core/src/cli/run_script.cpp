@@ -26,6 +26,9 @@ void execute_script(const ScriptArgs& script, const HostConfig& config, std::vec
   if (ranks.world > 1 && host_config.threads == 0 && !std::getenv("WHATIF_THREADS"))
     host_config.threads = threads_per_rank(ranks, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   Host host(host_config);
+  if (ranks.world > 1 && !host.device().is_cpu())
+    throw Error("data-parallel training runs on CPU tensors over Gloo; NCCL for " + host.device().str() +
+                " is not implemented (drop --device, or run one process per device)");
   if (loaded_plugins)
     for (const auto& plugin : host.registry().plugins()) loaded_plugins->push_back(plugin.name);
   std::unique_ptr<RunLock> lock;
