@@ -141,7 +141,7 @@ int command_submit(const std::vector<std::string>& args) {
   const int status = ::pclose(pipe);
   while (!reply.empty() && (reply.back() == '\n' || reply.back() == ' ')) reply.pop_back();
   const std::string job = reply.substr(0, reply.find(';'));
-  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) == 127)
+  if (status == -1 || !WIFEXITED(status) || (job.empty() && WEXITSTATUS(status) == 127))
     throw Error("sbatch not found or not runnable (is Slurm installed and on PATH?)");
   if (job.empty())
     throw Error("sbatch refused " + file.string() + " (status " + std::to_string(WEXITSTATUS(status)) + ")");

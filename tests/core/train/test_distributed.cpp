@@ -230,7 +230,10 @@ CATCH_TEST_CASE("a killed rank ends the job with one line naming it; the rerun r
   const auto began = std::chrono::steady_clock::now();
   while (checkpoint_in(killed.dir).empty() && std::chrono::steady_clock::now() - began < std::chrono::seconds(60))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CATCH_REQUIRE(!checkpoint_in(killed.dir).empty());
+  {
+    CATCH_INFO("launcher output: " << read_text(log));
+    CATCH_REQUIRE(!checkpoint_in(killed.dir).empty());
+  }
   const pid_t victim = rank_pid(launcher, 1);
   CATCH_REQUIRE(victim > 0);
   const auto killed_at = std::chrono::steady_clock::now();
