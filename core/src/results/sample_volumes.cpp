@@ -33,10 +33,9 @@ std::string write_sample_nifti(const at::Tensor& image, const std::string& path)
 }
 
 std::string sample_nifti_bytes(const at::Tensor& image) {
-  const fs::path folder = fs::temp_directory_path() / ("whatif-nifti-" + std::to_string(::getpid()));
-  fs::create_directories(folder);
   static std::atomic<std::uint64_t> counter{0};
-  const fs::path path = folder / (std::to_string(counter++) + ".nii.gz");
+  const fs::path path = fs::temp_directory_path() /
+                        ("whatif-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".nii.gz");
   std::string bytes;
   try {
     bytes = write_sample_nifti(image, path.string());
