@@ -9,7 +9,7 @@ DEPS := cmake g++ make pkg-config ccache git \
   libhdf5-dev libboost-dev libboost-filesystem-dev libboost-program-options-dev \
   libspdlog-dev catch2 libsentencepiece-dev nlohmann-json3-dev mricron-data \
   python3-torch python3-nibabel python3-h5py slurm-wlm munge \
-  libcpp-httplib-dev nodejs chromium
+  libcpp-httplib-dev nodejs chromium clang libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -54,6 +54,11 @@ demo: build
 
 bench: build
 	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && "$$b"; done; true
+
+# libFuzzer harnesses (clang, ASan + UBSan) for NIfTI headers, manifests and Lua options.
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash tests/fuzz/run.sh $(CURDIR) $(BUILD) $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)

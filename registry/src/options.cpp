@@ -52,7 +52,8 @@ double parse_double(const std::string& text, const std::string& what) {
   const std::string t = trim(text);
   char* end = nullptr;
   const double v = std::strtod(t.c_str(), &end);
-  if (t.empty() || *end != '\0') throw Error(what + ": expected a number, got '" + text + "'");
+  if (t.empty() || *end != '\0' || !std::isfinite(v))
+    throw Error(what + ": expected a finite number, got '" + text + "'");
   return v;
 }
 
@@ -136,7 +137,9 @@ Value coerce(const Value& value, OptionType type, const std::string& what) {
     return static_cast<double>(std::get<std::int64_t>(value));
   if (have == OptionType::Double && type == OptionType::Int) {
     const double d = std::get<double>(value);
-    if (std::isfinite(d) && d == std::floor(d)) return static_cast<std::int64_t>(d);
+    // Whole and within int64's range (beyond it the conversion is undefined).
+    if (std::isfinite(d) && d == std::floor(d) && d >= -9.2233720368547758e18 && d < 9.2233720368547758e18)
+      return static_cast<std::int64_t>(d);
   }
   if (have == OptionType::IntList && type == OptionType::DoubleList) {
     const auto& ints = std::get<std::vector<std::int64_t>>(value);

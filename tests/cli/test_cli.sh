@@ -53,7 +53,8 @@ expect 0 '"snr": 5\.0' -- "$whatif" run "$here/ok.lua" --set snr=5 --dry-run
 expect 1 "^stack traceback:" -- "$whatif" run "$here/typo.lua" --out "$work/run4"
 expect 1 "typo\.lua:3: schedule/constant-snr: unknown option 'snrr' \(did you mean 'snr'\?\)" -- "$whatif" run "$here/typo.lua" --out "$work/run4"
 expect 1 "unknown parameter 'sn' \(did you mean 'snr'\?\)" -- "$whatif" run "$here/ok.lua" --set sn=1 --out "$work/run5"
-expect 1 "expected a number, got 'high'" -- "$whatif" run "$here/ok.lua" --set snr=high --out "$work/run5"
+expect 1 "expected a finite number, got 'high'" -- "$whatif" run "$here/ok.lua" --set snr=high --out "$work/run5"
+expect 1 "expected a finite number, got 'nan'" -- "$whatif" run "$here/ok.lua" --set snr=nan --out "$work/run5"
 expect 1 "unknown preset" -- "$whatif" run "$here/ok.lua" --preset paper --out "$work/run5"
 expect 0 "attributes ok" -- "$whatif" run "$here/attributes.lua" --out "$work/run7"
 expect_one_line_error 1 -- "$whatif" run "$work/missing.lua"
@@ -104,6 +105,8 @@ expect 1 "stopped: Lua code ran 1 s without calling whatif" -- \
   "$whatif" run "$work/spin_pcall.lua" --out "$work/spin_pcall" --script-timeout 1
 expect 1 "hog\.lua: the script's Lua memory .* limit of 64 MB; raise --script-memory" -- \
   "$whatif" run "$work/hog.lua" --out "$work/hog" --script-memory 64
+printf 'local p = whatif.params{n = 3, presets = {big = {n = 1.2e24}}}\n' >"$work/huge_int.lua"
+expect 1 "huge_int\.lua:1: .*'n'.*expected" -- "$whatif" run "$work/huge_int.lua" --preset big --out "$work/huge_int"
 expect 1 "whatif.grid: more than 100000 combinations" -- "$whatif" run "$work/huge_grid.lua" --out "$work/grid"
 expect 2 "--script-timeout: expected seconds" -- "$whatif" run "$work/spin.lua" --script-timeout -3
 checks=$((checks + 1))

@@ -65,9 +65,13 @@ void Watchdog::hook(lua_State* L, lua_Debug*) {
   // Once tripped, every further Lua instruction fails, so a pcall in the script cannot swallow it.
   w->timed_out_ = true;
   lua_sethook(L, &Watchdog::hook, LUA_MASKCOUNT, 1);
-  luaL_error(L, "stopped: Lua code ran %d s without calling whatif (an endless loop?); "
-                "raise --script-timeout SECONDS if the script needs longer",
-             static_cast<int>(w->limits_.idle_seconds));
+  // Level 0 inside a hook is the Lua function that was running: the message names its line.
+  luaL_where(L, 0);
+  lua_pushfstring(L, "stopped: Lua code ran %d s without calling whatif (an endless loop?); "
+                     "raise --script-timeout SECONDS if the script needs longer",
+                  static_cast<int>(w->limits_.idle_seconds));
+  lua_concat(L, 2);
+  lua_error(L);
 }
 
 std::string Watchdog::stop_reason(const std::string& message) const {

@@ -1,0 +1,1 @@
+n = 3, x = 0.25, flag = true, name = "b", sizes = {1, 2}, weights = {0.5, 1.5}, words = {"a", "b"}
