@@ -38,6 +38,7 @@ whatif.experiment{
                                  ema_decay = 0.99, seed = ctx.seed, checkpoint = ctx.checkpoint,
                                  checkpoint_every = 200})
     ctx:curve("loss", fit.losses)
+    model:save(("models/quickstart-seed%d.h5"):format(ctx.seed))  -- what `whatif serve` offers
     local darker, brighter = 0, 0
     for i = 1, p.pairs do
       local minimal, high = model:counterfactual{prompts = {"minimal lesion load", "high lesion load"},
