@@ -23,15 +23,6 @@ whatif::NamedTensors named(const torch::OrderedDict<std::string, torch::Tensor>&
   return out;
 }
 
-torch::Tensor run_bottleneck(torch::nn::ModuleList& blocks, torch::Tensor h) {
-  for (const auto& block : *blocks) {
-    if (auto* res = block->as<VaeResBlockImpl>())
-      h = res->forward(h);
-    else
-      h = block->as<whatif::nn::SpatialAttentionImpl>()->forward(h);
-  }
-  return h;
-}
 
 }  // namespace
 
@@ -118,101 +109,30 @@ at::Tensor DiagonalGaussian::kl() const {
 }
 
 KLVAENetImpl::KLVAENetImpl(const KLVAEConfig& c) : config(c) {
-  const int d = c.spatial_dims;
-  const auto levels = static_cast<std::int64_t>(c.channels.size());
-  auto bottleneck = [&](torch::nn::ModuleList& list, std::int64_t ch) {
-    list->push_back(VaeResBlock(d, ch, ch, c.groups));
-    if (c.attention) list->push_back(vae_attention(ch, c.groups));
-    list->push_back(VaeResBlock(d, ch, ch, c.groups));
-  };
-
-  enc_in = register_module("enc_in", vae_conv(d, c.in_channels, c.channels.front(), 3, 1, 1));
-  std::int64_t ch = c.channels.front();
-  for (std::int64_t level = 0; level < levels; ++level) {
-    for (std::int64_t i = 0; i < c.res_blocks; ++i) {
-      enc_blocks->push_back(VaeResBlock(d, ch, c.channels[level], c.groups));
-      ch = c.channels[level];
-    }
-    if (level + 1 < levels) enc_down->push_back(vae_conv(d, ch, ch, 3, 2, 1));
-  }
-  bottleneck(enc_mid, ch);
-  enc_norm = register_module("enc_norm", vae_norm(c.groups, ch));
-  enc_out = register_module("enc_out", vae_conv(d, ch, 2 * c.latent_channels, 3, 1, 1));
+  trunk.build(*this, VaeTrunkShape{c.spatial_dims, c.in_channels, c.channels, c.res_blocks, c.groups, c.attention,
+                                   2 * c.latent_channels, c.latent_channels});
   {
     torch::NoGradGuard no_grad;
-    enc_out->weight.narrow(0, c.latent_channels, c.latent_channels).zero_();
-    enc_out->bias.narrow(0, c.latent_channels, c.latent_channels).fill_(c.logvar_init);
+    trunk.enc_out->weight.narrow(0, c.latent_channels, c.latent_channels).zero_();
+    trunk.enc_out->bias.narrow(0, c.latent_channels, c.latent_channels).fill_(c.logvar_init);
   }
-
-  dec_in = register_module("dec_in", vae_conv(d, c.latent_channels, ch, 3, 1, 1));
-  bottleneck(dec_mid, ch);
-  for (std::int64_t level = levels - 1; level >= 0; --level) {
-    for (std::int64_t i = 0; i <= c.res_blocks; ++i) {
-      dec_blocks->push_back(VaeResBlock(d, ch, c.channels[level], c.groups));
-      ch = c.channels[level];
-    }
-    if (level > 0) dec_up->push_back(vae_conv(d, ch, ch, 3, 1, 1));
-  }
-  dec_norm = register_module("dec_norm", vae_norm(c.groups, ch));
-  dec_out = register_module("dec_out", vae_conv(d, ch, c.in_channels, 3, 1, 1));
-
-  register_module("enc_blocks", enc_blocks);
-  register_module("enc_down", enc_down);
-  register_module("enc_mid", enc_mid);
-  register_module("dec_mid", dec_mid);
-  register_module("dec_blocks", dec_blocks);
-  register_module("dec_up", dec_up);
   if (c.adversarial_weight > 0)
-    disc = register_module("disc", PatchDiscriminator(d, c.in_channels, c.channels.front(), c.groups));
+    disc = register_module("disc", PatchDiscriminator(c.spatial_dims, c.in_channels, c.channels.front(), c.groups));
   scale_factor = register_buffer("scale_factor", torch::ones({1}));
 }
 
 DiagonalGaussian KLVAENetImpl::encode(const torch::Tensor& x) {
-  const auto levels = static_cast<std::int64_t>(config.channels.size());
-  auto h = enc_in(x);
-  std::size_t block = 0;
-  for (std::int64_t level = 0; level < levels; ++level) {
-    for (std::int64_t i = 0; i < config.res_blocks; ++i) h = enc_blocks[block++]->as<VaeResBlockImpl>()->forward(h);
-    if (level + 1 < levels) h = enc_down[level]->as<whatif::nn::ConvImpl>()->forward(h);
-  }
-  h = enc_out(torch::silu(enc_norm(run_bottleneck(enc_mid, h))));
-  const auto parts = h.chunk(2, 1);
+  const auto parts = trunk.encode(x).chunk(2, 1);
   // The clamp keeps exp(logvar) finite early in training, as in Rombach et al.'s implementation.
   return {parts[0], parts[1].clamp(-30.0, 20.0)};
 }
 
-torch::Tensor KLVAENetImpl::decode(const torch::Tensor& z) {
-  const auto levels = static_cast<std::int64_t>(config.channels.size());
-  auto h = run_bottleneck(dec_mid, dec_in(z));
-  std::size_t block = 0, up = 0;
-  for (std::int64_t level = levels - 1; level >= 0; --level) {
-    for (std::int64_t i = 0; i <= config.res_blocks; ++i) h = dec_blocks[block++]->as<VaeResBlockImpl>()->forward(h);
-    if (level > 0) {
-      h = torch::nn::functional::interpolate(
-          h, torch::nn::functional::InterpolateFuncOptions()
-                 .scale_factor(std::vector<double>(config.spatial_dims, 2.0))
-                 .mode(torch::kNearest));
-      h = dec_up[up++]->as<whatif::nn::ConvImpl>()->forward(h);
-    }
-  }
-  return dec_out(torch::silu(dec_norm(h)));
-}
+torch::Tensor KLVAENetImpl::decode(const torch::Tensor& z) { return trunk.decode(z); }
 
 KLVAEEncoder::KLVAEEncoder(const KLVAEConfig& config) : net_(config) {}
 
 void KLVAEEncoder::check_input(const at::Tensor& x, const char* what) const {
-  const auto& c = net_->config;
-  const std::string layout = c.spatial_dims == 3 ? "[B, C, D, H, W]" : "[B, C, H, W]";
-  if (x.dim() != c.spatial_dims + 2)
-    throw whatif::Error(std::string("kl-vae: ") + what + " expects a " + layout + " tensor, got " +
-                        std::to_string(x.dim()) + " dimensions");
-  if (x.size(1) != c.in_channels)
-    throw whatif::Error(std::string("kl-vae: ") + what + " expects " + std::to_string(c.in_channels) +
-                        " channels (option 'in_channels'), got " + std::to_string(x.size(1)));
-  for (std::int64_t d = 2; d < x.dim(); ++d)
-    if (x.size(d) % c.downsample != 0)
-      throw whatif::Error("kl-vae: spatial size " + std::to_string(x.size(d)) +
-                          " is not divisible by 'downsample' = " + std::to_string(c.downsample));
+  check_vae_input("kl-vae", net_->trunk.shape, net_->config.downsample, x, what);
 }
 
 DiagonalGaussian KLVAEEncoder::posterior(const at::Tensor& x) {

@@ -51,11 +51,7 @@ struct KLVAENetImpl : torch::nn::Module {
   torch::Tensor decode(const torch::Tensor& z);  // unscaled latents
 
   KLVAEConfig config;
-  whatif::nn::Conv enc_in{nullptr}, enc_out{nullptr}, dec_in{nullptr}, dec_out{nullptr};
-  whatif::nn::GroupNorm32 enc_norm{nullptr}, dec_norm{nullptr};
-  // Per level: res_blocks blocks (res_blocks + 1 on the way up), then a resampling convolution
-  // between levels; the bottleneck is block, [attention], block.
-  torch::nn::ModuleList enc_blocks, enc_down, enc_mid, dec_mid, dec_blocks, dec_up;
+  VaeTrunk trunk;  // encodes to mean and log-variance (2 × latent_channels), decodes latents
   PatchDiscriminator disc{nullptr};
   torch::Tensor scale_factor;
 };

@@ -2,6 +2,9 @@
 // The KL autoencoder's blocks (Rombach et al. 2022, after Esser et al. 2021), 2D and 3D alike, on
 // whatif::nn's convolution, fp32 norm and spatial attention: norms use ε = 1e-6 as in the LDM
 // autoencoder, convolutions spell their padding out.
+#include <string>
+#include <vector>
+
 #include <torch/torch.h>
 #include <whatif/nn/layers.hpp>
 
@@ -29,5 +32,37 @@ struct VaeResBlockImpl : torch::nn::Module {
   whatif::nn::Conv conv1{nullptr}, conv2{nullptr}, skip{nullptr};
 };
 TORCH_MODULE(VaeResBlock);
+
+// The convolutional trunk the KL and VQ autoencoders share, 2D or 3D: conv in, per level
+// `res_blocks` blocks then a stride-2 convolution, a bottleneck (block, [attention], block), norm,
+// SiLU, conv to `encoded_channels`; and the mirror image from `latent_channels` back to
+// `in_channels` (res_blocks + 1 blocks per level, nearest upsampling then a convolution).
+struct VaeTrunkShape {
+  int spatial_dims = 3;
+  std::int64_t in_channels = 1;
+  std::vector<std::int64_t> channels;  // one width per resolution
+  std::int64_t res_blocks = 1, groups = 8;
+  bool attention = false;              // self-attention in both bottlenecks
+  std::int64_t encoded_channels = 0;   // what the encoder's last convolution writes
+  std::int64_t latent_channels = 0;    // what the decoder's first convolution reads
+};
+
+struct VaeTrunk {
+  // Builds the layers and registers them in `owner` under the names below, which are the names
+  // checkpoints store.
+  void build(torch::nn::Module& owner, const VaeTrunkShape& shape);
+  torch::Tensor encode(const torch::Tensor& x);  // [B, encoded_channels, *S / 2^(levels-1)]
+  torch::Tensor decode(const torch::Tensor& z);  // [B, in_channels, *S]
+
+  VaeTrunkShape shape;
+  whatif::nn::Conv enc_in{nullptr}, enc_out{nullptr}, dec_in{nullptr}, dec_out{nullptr};
+  whatif::nn::GroupNorm32 enc_norm{nullptr}, dec_norm{nullptr};
+  torch::nn::ModuleList enc_blocks, enc_down, enc_mid, dec_mid, dec_blocks, dec_up;
+};
+
+// Refuses an input that is not [B, in_channels, *S] with every side divisible by `downsample`,
+// naming the encoder `name` and the call `what`.
+void check_vae_input(const std::string& name, const VaeTrunkShape& shape, std::int64_t downsample,
+                     const at::Tensor& x, const char* what);
 
 }  // namespace whatif_encoders

@@ -182,93 +182,20 @@ std::int64_t VectorQuantizerImpl::update(const torch::Tensor& flat, const torch:
 }
 
 VQVAENetImpl::VQVAENetImpl(const VQVAEConfig& c) : config(c) {
-  const int d = c.spatial_dims;
-  const auto levels = static_cast<std::int64_t>(c.channels.size());
-  auto bottleneck = [&](torch::nn::ModuleList& list, std::int64_t ch) {
-    list->push_back(VaeResBlock(d, ch, ch, c.groups));
-    list->push_back(VaeResBlock(d, ch, ch, c.groups));
-  };
-
-  enc_in = register_module("enc_in", vae_conv(d, c.in_channels, c.channels.front(), 3, 1, 1));
-  std::int64_t ch = c.channels.front();
-  for (std::int64_t level = 0; level < levels; ++level) {
-    for (std::int64_t i = 0; i < c.res_blocks; ++i) {
-      enc_blocks->push_back(VaeResBlock(d, ch, c.channels[level], c.groups));
-      ch = c.channels[level];
-    }
-    if (level + 1 < levels) enc_down->push_back(vae_conv(d, ch, ch, 3, 2, 1));
-  }
-  bottleneck(enc_mid, ch);
-  enc_norm = register_module("enc_norm", vae_norm(c.groups, ch));
-  enc_out = register_module("enc_out", vae_conv(d, ch, c.codebook_dim, 3, 1, 1));
-
-  dec_in = register_module("dec_in", vae_conv(d, c.codebook_dim, ch, 3, 1, 1));
-  bottleneck(dec_mid, ch);
-  for (std::int64_t level = levels - 1; level >= 0; --level) {
-    for (std::int64_t i = 0; i <= c.res_blocks; ++i) {
-      dec_blocks->push_back(VaeResBlock(d, ch, c.channels[level], c.groups));
-      ch = c.channels[level];
-    }
-    if (level > 0) dec_up->push_back(vae_conv(d, ch, ch, 3, 1, 1));
-  }
-  dec_norm = register_module("dec_norm", vae_norm(c.groups, ch));
-  dec_out = register_module("dec_out", vae_conv(d, ch, c.in_channels, 3, 1, 1));
-
-  register_module("enc_blocks", enc_blocks);
-  register_module("enc_down", enc_down);
-  register_module("enc_mid", enc_mid);
-  register_module("dec_mid", dec_mid);
-  register_module("dec_blocks", dec_blocks);
-  register_module("dec_up", dec_up);
+  trunk.build(*this, VaeTrunkShape{c.spatial_dims, c.in_channels, c.channels, c.res_blocks, c.groups, false,
+                                   c.codebook_dim, c.codebook_dim});
   quantizer = register_module("quantizer", VectorQuantizer(c.codebook_size, c.codebook_dim, c.ema_decay,
                                                            c.ema_epsilon, c.dead_code_steps));
 }
 
-torch::Tensor VQVAENetImpl::encode(const torch::Tensor& x) {
-  const auto levels = static_cast<std::int64_t>(config.channels.size());
-  auto h = enc_in(x);
-  std::size_t block = 0;
-  for (std::int64_t level = 0; level < levels; ++level) {
-    for (std::int64_t i = 0; i < config.res_blocks; ++i) h = enc_blocks[block++]->as<VaeResBlockImpl>()->forward(h);
-    if (level + 1 < levels) h = enc_down[level]->as<whatif::nn::ConvImpl>()->forward(h);
-  }
-  for (const auto& b : *enc_mid) h = b->as<VaeResBlockImpl>()->forward(h);
-  return enc_out(torch::silu(enc_norm(h)));
-}
+torch::Tensor VQVAENetImpl::encode(const torch::Tensor& x) { return trunk.encode(x); }
 
-torch::Tensor VQVAENetImpl::decode(const torch::Tensor& zq) {
-  const auto levels = static_cast<std::int64_t>(config.channels.size());
-  auto h = dec_in(zq);
-  for (const auto& b : *dec_mid) h = b->as<VaeResBlockImpl>()->forward(h);
-  std::size_t block = 0, up = 0;
-  for (std::int64_t level = levels - 1; level >= 0; --level) {
-    for (std::int64_t i = 0; i <= config.res_blocks; ++i) h = dec_blocks[block++]->as<VaeResBlockImpl>()->forward(h);
-    if (level > 0) {
-      h = torch::nn::functional::interpolate(
-          h, torch::nn::functional::InterpolateFuncOptions()
-                 .scale_factor(std::vector<double>(config.spatial_dims, 2.0))
-                 .mode(torch::kNearest));
-      h = dec_up[up++]->as<whatif::nn::ConvImpl>()->forward(h);
-    }
-  }
-  return dec_out(torch::silu(dec_norm(h)));
-}
+torch::Tensor VQVAENetImpl::decode(const torch::Tensor& zq) { return trunk.decode(zq); }
 
 VQVAEEncoder::VQVAEEncoder(const VQVAEConfig& config) : net_(config) {}
 
 void VQVAEEncoder::check_input(const at::Tensor& x, const char* what) const {
-  const auto& c = net_->config;
-  const std::string layout = c.spatial_dims == 3 ? "[B, C, D, H, W]" : "[B, C, H, W]";
-  if (x.dim() != c.spatial_dims + 2)
-    throw whatif::Error(std::string("vq-vae: ") + what + " expects a " + layout + " tensor, got " +
-                        std::to_string(x.dim()) + " dimensions");
-  if (x.size(1) != c.in_channels)
-    throw whatif::Error(std::string("vq-vae: ") + what + " expects " + std::to_string(c.in_channels) +
-                        " channels (option 'in_channels'), got " + std::to_string(x.size(1)));
-  for (std::int64_t d = 2; d < x.dim(); ++d)
-    if (x.size(d) % c.downsample != 0)
-      throw whatif::Error("vq-vae: spatial size " + std::to_string(x.size(d)) +
-                          " is not divisible by 'downsample' = " + std::to_string(c.downsample));
+  check_vae_input("vq-vae", net_->trunk.shape, net_->config.downsample, x, what);
 }
 
 void VQVAEEncoder::check_latent(const at::Tensor& z, const char* what) const {

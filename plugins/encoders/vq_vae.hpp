@@ -66,11 +66,7 @@ struct VQVAENetImpl : torch::nn::Module {
   torch::Tensor decode(const torch::Tensor& zq);  // decoder of quantised latents
 
   VQVAEConfig config;
-  whatif::nn::Conv enc_in{nullptr}, enc_out{nullptr}, dec_in{nullptr}, dec_out{nullptr};
-  whatif::nn::GroupNorm32 enc_norm{nullptr}, dec_norm{nullptr};
-  // Per level: res_blocks blocks (res_blocks + 1 on the way up), then a resampling convolution
-  // between levels; the bottleneck is two blocks.
-  torch::nn::ModuleList enc_blocks, enc_down, enc_mid, dec_mid, dec_blocks, dec_up;
+  VaeTrunk trunk;  // encodes to codebook_dim channels, decodes quantised latents
   VectorQuantizer quantizer{nullptr};
 };
 TORCH_MODULE(VQVAENet);
