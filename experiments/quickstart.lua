@@ -45,8 +45,8 @@ whatif.experiment{
                                                  seed = 1000 * ctx.seed + i, guidance = p.guidance,
                                                  steps = p.sample_steps}
       if i == 1 then
-        ctx:sample("minimal", minimal)
-        ctx:sample("high", high)
+        ctx:sample("minimal", minimal, "prompt: minimal lesion load")
+        ctx:sample("high", high, "prompt: high lesion load; same noise as minimal")
       end
       local d, b = cf.darkening(minimal, high, p.delta)
       darker, brighter = darker + d / p.pairs, brighter + b / p.pairs

@@ -51,8 +51,8 @@ function M.evaluate(model, j, ctx, opts)
                                                seed = 100 + i, guidance = opts.guidance, steps = opts.steps,
                                                decode_tile = opts.decode_tile or 0}
     if i == 1 then
-      ctx:sample("minimal", minimal)
-      ctx:sample("high", high)
+      ctx:sample("minimal", minimal, "prompt: minimal lesion load")
+      ctx:sample("high", high, ("prompt: high lesion load; w = %g, same noise as minimal"):format(opts.guidance))
     end
     preservation:update{generated = high, source = minimal}
     j.alignment:update{generated = minimal, attributes = {level = levels.minimal}}

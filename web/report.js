@@ -196,8 +196,9 @@ class PairViewer {
       for (const img of images[i]) nv.addVolume(img);
       nv.updateGLVolume();
     });
-    this.captions[0].textContent = `factual: ${factual.name}`;
-    this.captions[1].textContent = `counterfactual: ${counterfactual.name}`;
+    const noted = (v) => (v.note ? `${v.name} (${v.note})` : v.name);
+    this.captions[0].textContent = `factual: ${noted(factual)}`;
+    this.captions[1].textContent = `counterfactual: ${noted(counterfactual)}`;
     this.captions[2].textContent = `${counterfactual.name} − ${factual.name}`;
     this.stats.textContent = `max |difference| ${fmt(maxAbs)}; voxels changed by more than 10 % of the intensity range: ` +
       `${changed} of ${diff.img.length} (${fmt((100 * changed) / diff.img.length)} %); shape ${factual.shape.join('×')}, 1 mm voxels (runs do not record sample geometry).`;

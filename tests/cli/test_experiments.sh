@@ -33,6 +33,7 @@ check "report names the command it came from" grep -qF -- "- command: \`whatif r
 check "report names commit, machine, wall time and seeds" \
   bash -c "grep -q '^- commit: ' '$work/qs/report.md' && grep -qE '^- machine: .*\(.*AMX.*\), [0-9]+ threads' '$work/qs/report.md' && grep -qE '^- wall time: [0-9]+:[0-9]{2} ' '$work/qs/report.md' && grep -q '^- seeds: 1 (' '$work/qs/report.md'"
 check "montage panels follow the stored order, then the difference" grep -q "left to right: minimal | high | difference (high − minimal" "$work/qs/report.md"
+check "report prints each sample's note (its prompt)" grep -q "^- high: prompt: high lesion load" "$work/qs/report.md"
 montage=$(ls "$work"/qs/samples-*.png | head -1)
 check "montage is at least 160 px high" /usr/bin/python3 -c "
 import struct, sys

@@ -88,7 +88,7 @@ void push_value(lua_State* L, const Value& value) {
       value);
 }
 
-Options to_options(lua_State* L, int index, const std::string& what) {
+Options to_options(lua_State* L, int index, const std::string& what, bool allow_non_finite) {
   Options options;
   if (lua_isnoneornil(L, index)) return options;
   index = lua_absindex(L, index);
@@ -110,7 +110,7 @@ Options to_options(lua_State* L, int index, const std::string& what) {
                           : !std::holds_alternative<std::vector<double>>(value) ||
                                 std::all_of(std::get<std::vector<double>>(value).begin(),
                                             std::get<std::vector<double>>(value).end(), finite);
-      if (!ok) throw Error(what + ": option '" + key + "' is not a finite number (NaN or infinity)");
+      if (!ok && !allow_non_finite) throw Error(what + ": option '" + key + "' is not a finite number (NaN or infinity)");
       options.set(key, std::move(value));
     } catch (...) {
       lua_pop(L, 2);

@@ -18,8 +18,10 @@ namespace whatif::lua {
 // Throws Error naming `what` for anything else.
 Value to_value(lua_State* L, int index, const std::string& what);
 void push_value(lua_State* L, const Value& value);
-// A Lua table of options → Options (string keys only). `what` names the call for messages.
-Options to_options(lua_State* L, int index, const std::string& what);
+// A Lua table of options → Options (string keys only). `what` names the call for messages. Options
+// are settings, so NaN and infinities are refused unless `allow_non_finite` (measured values: a
+// metric may honestly be inf).
+Options to_options(lua_State* L, int index, const std::string& what, bool allow_non_finite = false);
 void push_options(lua_State* L, const Options& options);
 // The table at `index` as options resolved against `schema` (defaults filled, types checked, an
 // unknown key refused with the closest valid one); keys in `skip` are left out, for the caller to

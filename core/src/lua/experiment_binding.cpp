@@ -21,9 +21,11 @@ namespace whatif::lua {
 namespace fs = std::filesystem;
 namespace {
 
-// A Lua table of named values as an ordered map (keys sorted).
-std::map<std::string, Value> table_values(lua_State* L, int index, const std::string& what) {
-  const Options options = to_options(L, index, what);
+// A Lua table of named values as an ordered map (keys sorted). Measured values (metrics) may be
+// non-finite; settings (arm parameters) may not.
+std::map<std::string, Value> table_values(lua_State* L, int index, const std::string& what,
+                                          bool measured = false) {
+  const Options options = to_options(L, index, what, measured);
   return options.values();
 }
 
@@ -138,11 +140,13 @@ int ctx_curve(lua_State* L) {
   return 0;
 }
 
-// ctx:sample(name, tensor) — a sample volume kept in the result file (float32).
+// ctx:sample(name, tensor [, note]) — a sample volume kept in the result file (float32), with an
+// optional line saying what it shows (its prompt, the true change), which the reports print.
 int ctx_sample(lua_State* L) {
   ArmResult& arm = current_arm(L);
   const std::string name = luaL_checkstring(L, 2);
   arm.samples.emplace_back(name, check_tensor(L, 3).detach().to(at::kFloat).contiguous());
+  if (!lua_isnoneornil(L, 4)) arm.sample_notes[name] = luaL_checkstring(L, 4);
   return 0;
 }
 
@@ -241,7 +245,7 @@ int experiment(lua_State* L) {
       protected_call(L, 2, 1);
       if (!lua_istable(L, -1))
         throw ArmError("whatif.experiment: run must return a table of metrics {name = number}", "");
-      for (const auto& [k, v] : table_values(L, -1, "metrics of " + arm_run.id))
+      for (const auto& [k, v] : table_values(L, -1, "metrics of " + arm_run.id, true))
         metrics[k] = std::get<double>(coerce(v, OptionType::Double, "metric '" + k + "'"));
     } catch (const ScriptError& e) {
       handle->arm = nullptr;

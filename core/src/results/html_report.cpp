@@ -59,7 +59,9 @@ nlohmann::json export_samples(const std::string& dir, const ArmResult& arm) {
     fs::create_directories(folder);
     const std::string file = file_stem(name) + ".nii.gz";
     const std::string bytes = write_sample_nifti(image, (folder / file).string());
+    const auto note = arm.sample_notes.find(name);
     volumes.push_back({{"name", name},
+                       {"note", note == arm.sample_notes.end() ? std::string() : note->second},
                        {"file", (fs::path("volumes") / arm.id / file).generic_string()},
                        {"shape", image.sizes().vec()},
                        {"nifti", base64(bytes)}});

@@ -269,6 +269,8 @@ std::string write_report(const std::string& dir) {
     md << "`" << first->id << "`, left to right: ";
     for (std::size_t i = 0; i < layout.panels.size(); ++i) md << (i ? " | " : "") << layout.panels[i];
     md << "\n\n![" << first->id << "](" << file << ")\n\n";
+    for (const auto& [name, note] : first->sample_notes) md << "- " << name << ": " << note << "\n";
+    if (!first->sample_notes.empty()) md << "\n";
   }
   md << "\n## Provenance (first arm)\n\n";
   for (const auto& key : {"whatif", "commit", "libtorch", "blas", "cpu", "aten kernels", "cpu capability", "onednn",

@@ -29,6 +29,7 @@ void write_arm(const std::string& dir, const ArmResult& arm) {
   }
   // HDF5 lists a group's members by name; the order the script stored them in is kept here.
   c.strings["sample_order"] = sample_order.dump();
+  if (!arm.sample_notes.empty()) c.strings["sample_notes"] = nlohmann::json(arm.sample_notes).dump();
   c.strings["format"] = "whatif-arm-1";
   c.strings["id"] = arm.id;
   c.strings["config"] = arm.config_json;
@@ -85,6 +86,10 @@ ArmResult read_arm(const std::string& path, bool with_samples) {
         std::stable_sort(arm.samples.begin(), arm.samples.end(),
                          [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
       }
+      const auto notes = nlohmann::json::parse(string("sample_notes"), nullptr, false);
+      if (notes.is_object())
+        for (const auto& [name, note] : notes.items())
+          if (note.is_string()) arm.sample_notes[name] = note.get<std::string>();
     }
   return arm;
 }

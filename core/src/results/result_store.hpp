@@ -25,6 +25,7 @@ struct ArmResult {
   std::map<std::string, double> metrics;
   std::map<std::string, std::vector<double>> curves;
   NamedTensors samples;
+  std::map<std::string, std::string> sample_notes;  // what a sample shows (its prompt, the true change)
   double started = 0, finished = 0;  // seconds since the epoch
 };
 
