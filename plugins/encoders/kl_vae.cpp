@@ -154,17 +154,7 @@ at::Tensor KLVAEEncoder::decode(const at::Tensor& z) {
 
 std::vector<std::int64_t> KLVAEEncoder::latent_shape(const std::vector<std::int64_t>& input) const {
   const auto& c = net_->config;
-  if (static_cast<std::int64_t>(input.size()) != c.spatial_dims + 1 || input[0] != c.in_channels)
-    throw whatif::Error("kl-vae: latent_shape expects [" + std::to_string(c.in_channels) + ", *spatial] with " +
-                        std::to_string(c.spatial_dims) + " spatial sizes");
-  std::vector<std::int64_t> out{c.latent_channels};
-  for (std::size_t i = 1; i < input.size(); ++i) {
-    if (input[i] % c.downsample != 0)
-      throw whatif::Error("kl-vae: spatial size " + std::to_string(input[i]) +
-                          " is not divisible by 'downsample' = " + std::to_string(c.downsample));
-    out.push_back(input[i] / c.downsample);
-  }
-  return out;
+  return vae_latent_shape("kl-vae", net_->trunk.shape, c.downsample, c.latent_channels, input);
 }
 
 at::Tensor KLVAEEncoder::loss(const at::Tensor& x, std::map<std::string, double>& logs) {

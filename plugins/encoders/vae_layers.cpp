@@ -118,4 +118,20 @@ void check_vae_input(const std::string& name, const VaeTrunkShape& shape, std::i
                           " is not divisible by 'downsample' = " + std::to_string(downsample));
 }
 
+std::vector<std::int64_t> vae_latent_shape(const std::string& name, const VaeTrunkShape& shape,
+                                           std::int64_t downsample, std::int64_t latent_channels,
+                                           const std::vector<std::int64_t>& input) {
+  if (static_cast<std::int64_t>(input.size()) != shape.spatial_dims + 1 || input[0] != shape.in_channels)
+    throw whatif::Error(name + ": latent_shape expects [" + std::to_string(shape.in_channels) + ", *spatial] with " +
+                        std::to_string(shape.spatial_dims) + " spatial sizes");
+  std::vector<std::int64_t> out{latent_channels};
+  for (std::size_t i = 1; i < input.size(); ++i) {
+    if (input[i] % downsample != 0)
+      throw whatif::Error(name + ": spatial size " + std::to_string(input[i]) +
+                          " is not divisible by 'downsample' = " + std::to_string(downsample));
+    out.push_back(input[i] / downsample);
+  }
+  return out;
+}
+
 }  // namespace whatif_encoders

@@ -64,5 +64,9 @@ struct VaeTrunk {
 // naming the encoder `name` and the call `what`.
 void check_vae_input(const std::string& name, const VaeTrunkShape& shape, std::int64_t downsample,
                      const at::Tensor& x, const char* what);
+// [latent_channels, *S / downsample] of an input [in_channels, *S]; refuses other inputs likewise.
+std::vector<std::int64_t> vae_latent_shape(const std::string& name, const VaeTrunkShape& shape,
+                                           std::int64_t downsample, std::int64_t latent_channels,
+                                           const std::vector<std::int64_t>& input);
 
 }  // namespace whatif_encoders
