@@ -10,6 +10,8 @@ Hdf5Dataset::Hdf5Dataset(const std::string& path, std::string text_field)
     throw whatif::Error("option 'text' must be text or prompt, got '" + text_field_ + "'");
   if (text_field_ == "prompt" && !store_.has_prompts())
     throw whatif::Error(path + ": the store has no /prompt; use text=text");
+  const auto root = store_.root_attributes();
+  if (root.count("units")) units_ = root.at("units");
 }
 
 std::int64_t Hdf5Dataset::size() const { return store_.size(); }

@@ -12,10 +12,12 @@ class Hdf5Dataset : public whatif::Dataset {
   whatif::Example get(std::int64_t index) const override;
   std::vector<std::string> attribute_names() const override;
   std::vector<std::pair<std::int64_t, std::int64_t>> pairs() const override;
+  std::string units() const override { return units_; }
 
  private:
   whatif::data::StoreReader store_;
   std::string text_field_;
+  std::string units_;
 };
 
 }  // namespace whatif_datasets

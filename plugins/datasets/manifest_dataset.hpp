@@ -12,6 +12,7 @@ class ManifestDataset : public whatif::Dataset {
   std::int64_t size() const override;
   whatif::Example get(std::int64_t index) const override;
   std::vector<std::string> attribute_names() const override;
+  std::string units() const override { return whatif::data::intensity_units(preprocess_); }
 
  private:
   std::vector<whatif::data::ManifestRow> rows_;

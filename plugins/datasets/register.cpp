@@ -32,7 +32,8 @@ void register_components(whatif::Registry& registry) {
       [](const whatif::Options& o) {
         if (o.get_string("manifest").empty()) throw whatif::Error("option 'manifest' is required");
         whatif::data::PreprocessOptions p;
-        p.size = o.get_int("size");
+        const std::int64_t size = o.get_int("size");
+        p.size = {size, size, size};
         p.spacing = o.get_double("spacing");
         p.normalize = o.get_string("normalize");
         p.low = o.get_double("low");

@@ -12,6 +12,7 @@ class SyntheticBrainDataset : public whatif::Dataset {
   whatif::Example get(std::int64_t index) const override;
   std::vector<std::string> attribute_names() const override;
   std::vector<std::pair<std::int64_t, std::int64_t>> pairs() const override;
+  std::string units() const override { return brain_.units(); }
 
  private:
   whatif::data::SyntheticBrain brain_;

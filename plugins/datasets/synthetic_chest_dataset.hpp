@@ -12,6 +12,7 @@ class SyntheticChestDataset : public whatif::Dataset {
   whatif::Example get(std::int64_t index) const override;
   std::vector<std::string> attribute_names() const override;
   std::vector<std::pair<std::int64_t, std::int64_t>> pairs() const override;
+  std::string units() const override { return chest_.units(); }
 
  private:
   whatif::data::SyntheticChest chest_;

@@ -80,6 +80,54 @@ expect_bad_input "four_d\.nii\.gz.*4 dimensions" -- "$whatif" data import "$work
 expect_bad_input "nan\.nii\.gz.*NaN" -- "$whatif" data import "$work/nan.csv" --size 16 --out "$work/out/t.h5"
 expect_bad_input "nocolumn\.csv.*missing column 'image'" -- "$whatif" data import "$work/nocolumn.csv" --size 16 --out "$work/out/t.h5"
 expect_bad_input "missing\.csv:2.*missing\.nii\.gz does not exist" -- "$whatif" data import "$work/missing.csv" --size 16 --out "$work/out/t.h5"
+
+# Import keeping the source: an int16 CT-like scan on a non-cubic grid comes back as it was.
+"$py" - "$work" <<'PY'
+import sys, nibabel, numpy as np
+w = sys.argv[1]
+aff = np.diag([0.8, 0.8, 2.5, 1.0]); aff[:3, 3] = [-10, -12, 4]
+hu = np.random.default_rng(1).integers(-1024, 3000, size=(21, 17, 9)).astype(np.int16)
+nibabel.save(nibabel.Nifti1Image(hu, aff), f"{w}/ct.nii.gz")
+nibabel.save(nibabel.Nifti1Image(np.zeros((20, 17, 9), np.uint8), aff), f"{w}/other.nii.gz")
+nibabel.save(nibabel.Nifti1Image(np.zeros((20, 17, 9), np.int16), aff), f"{w}/othergrid.nii.gz")
+open(f"{w}/ct.csv", "w").write("image,text,subject\nct.nii.gz,ct,s1\n")
+open(f"{w}/mixed.csv", "w").write("image,text,subject\nct.nii.gz,ct,s1\nother.nii.gz,ct,s2\n")
+open(f"{w}/grids.csv", "w").write("image,text,subject\nct.nii.gz,ct,s1\nothergrid.nii.gz,ct,s2\n")
+PY
+expect 0 "wrote .*ct_kept\.h5: 1 examples, int16" -- "$whatif" data import "$work/ct.csv" --keep-grid --normalize none --out "$work/ct_kept.h5"
+expect 0 "image +\[1, 9, 17, 21\] int16" -- "$whatif" data info "$work/ct_kept.h5"
+expect 0 "wrote .*ct_axes\.h5: 1 examples, float32" -- "$whatif" data import "$work/ct.csv" --size 24,16,8 --out "$work/ct_axes.h5"
+expect 0 "image +\[1, 8, 16, 24\] float32" -- "$whatif" data info "$work/ct_axes.h5"
+expect_bad_input "other\.nii\.gz: voxels are uint8 but .*ct\.nii\.gz's are int16" -- "$whatif" data import "$work/mixed.csv" --keep-grid --normalize none --out "$work/out/t.h5"
+expect_bad_input "othergrid\.nii\.gz: its grid .*--keep-grid needs one grid" -- "$whatif" data import "$work/grids.csv" --keep-grid --out "$work/out/t.h5"
+expect 2 "--size '24,x': expected S or X,Y,Z" -- "$whatif" data import "$work/ct.csv" --size 24,x --out "$work/out/t.h5"
+expect 2 "leave out --size and --spacing" -- "$whatif" data import "$work/ct.csv" --keep-grid --size 8 --out "$work/out/t.h5"
+expect 2 "give the output grid" -- "$whatif" data import "$work/ct.csv" --out "$work/out/t.h5"
+checks=$((checks + 1))
+if ! out=$("$py" - "$work" <<'PY' 2>&1
+import sys, h5py, nibabel, numpy as np, json
+w = sys.argv[1]
+img = nibabel.load(f"{w}/ct.nii.gz")
+src = np.asarray(img.dataobj)
+with h5py.File(f"{w}/ct_kept.h5", "r") as f:
+    images = f["images"]
+    assert images.dtype == np.int16, images.dtype
+    # Reoriented to RAS only (the source is RAS already): array axes (D, H, W) = NIfTI (k, j, i).
+    assert np.array_equal(images[0, 0], src.transpose(2, 1, 0)), "voxels changed"
+    assert np.allclose(f["spacing"][0], [0.8, 0.8, 2.5])
+    attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    assert attrs["units"].startswith("the source's units"), attrs["units"]
+    assert attrs["length_units"] == "mm", attrs
+    assert json.loads(attrs["preprocessing"])["size"] == "source grid", attrs["preprocessing"]
+with h5py.File(f"{w}/ct_axes.h5", "r") as f:
+    # The isotropic spacing that fits every asked axis: max(21·0.8/24, 17·0.8/16, 9·2.5/8) = 2.8125 mm.
+    assert np.allclose(f["spacing"][0], [2.8125] * 3), f["spacing"][0]
+    assert f.attrs["units"].decode().startswith("0..1: each volume's percentiles 1 to 99"), f.attrs["units"]
+PY
+); then
+  fail "import --keep-grid / --size X,Y,Z checks:"
+  sed 's/^/    /' <<<"$out"
+fi
 expect_bad_input "nothere\.h5: no such store" -- "$whatif" data info "$work/out/nothere.h5"
 expect_bad_input "templates/ch2bet\.nii\.gz: missing template" -- "$whatif" data synth brain --templates "$work/templates" --out "$work/out/b.h5"
 

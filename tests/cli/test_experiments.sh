@@ -50,7 +50,9 @@ if /usr/bin/python3 -c "import torch, h5py" 2>/dev/null; then
 $snippet
 assert len(ema) > 0 and all(torch.is_tensor(t) for t in ema.values())
 assert set(ema) == {k[len('denoiser.'):] for k in f['params'] if k.startswith('denoiser.')}
-assert f.attrs['whatif_version'] and f.attrs['whatif_commit'] and training['steps'] == f.attrs['step']" 2>&1)
+assert f.attrs['whatif_version'] and f.attrs['whatif_commit'] and training['steps'] == f.attrs['step']
+data = json.loads(f.attrs['data'])
+assert data['name'] == 'synthetic-brain' and data['units'].startswith('T1-weighted') and data['length_units'] == 'mm', data" 2>&1)
   check "the docs' EMA snippet loads the checkpoint ($out)" [ $? -eq 0 ]
 else
   echo "skipped: the EMA snippet needs python3-torch and python3-h5py"

@@ -34,6 +34,8 @@ class Dataset : public Component {
   virtual std::vector<std::string> attribute_names() const = 0;
   // (factual, counterfactual) index pairs of the same subject with ground truth, if any.
   virtual std::vector<std::pair<std::int64_t, std::int64_t>> pairs() const { return {}; }
+  // What the image intensities are in ("HU", "0..1: …"), "" when unknown. Lengths are in mm.
+  virtual std::string units() const { return ""; }
 };
 
 }  // namespace whatif

@@ -23,6 +23,7 @@ struct TrainConfig {
   std::string checkpoint;            // path; empty: no checkpoints
   bool resume = true;                // continue from `checkpoint` if it exists
   std::string config_json = "{}";    // stored in checkpoints
+  std::string data_json = "{}";      // the data trained on (describe_data), stored in checkpoints
   std::string label = "train";
   std::int64_t stop_after = -1;      // stop (as if interrupted) after this step; tests use it
 };

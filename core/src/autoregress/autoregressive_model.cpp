@@ -8,6 +8,7 @@
 
 #include "train/autocast.hpp"
 #include "train/checkpoint.hpp"
+#include "train/data_description.hpp"
 #include "whatif/batch_sampler.hpp"
 #include "whatif/registry/error.hpp"
 #include "whatif/trainer.hpp"
@@ -206,6 +207,7 @@ FitResult AutoregressiveModel::fit(const Dataset& data, const FitRequest& reques
   const at::Tensor segments = layout_.segments(1, 0, s);
   TrainConfig train = request.train;
   train.config_json = config_json();
+  train.data_json = data_json_ = describe_data(data);
   Trainer trainer(train, {{"generator", parts_.generator.get()}});
   const BatchSampler sampler(n, request.batch_size, train.accumulate, train.seed);
   auto loss = [&](std::int64_t step, std::int64_t micro, at::Generator& generator,
@@ -311,6 +313,7 @@ void AutoregressiveModel::save(const std::string& path) const {
   c.strings["config"] = config_json();
   c.strings["format"] = kFormat;
   c.strings["layout"] = layout().to_json();
+  c.strings["data"] = data_json_;
   write_checkpoint(path, c);
 }
 

@@ -89,6 +89,7 @@ class AutoregressiveModel : public Model {
   AutoregressiveParts parts_;
   AutoregressiveConfig config_;
   TokenLayout layout_;
+  std::string data_json_ = "{}";  // describe_data of the training data
   bool has_layout_ = false;
 };
 

@@ -1,12 +1,15 @@
 #include "cli/data_command.hpp"
 
+#include <array>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <future>
 #include <iomanip>
 #include <iostream>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include <ATen/ATen.h>
 #include <boost/program_options.hpp>
@@ -38,7 +41,7 @@ const char* kDataUsage =
     "                      the ground-truth counterfactual brain benchmark\n"
     "  synth chest --subjects N --size S [--modality ct|cxr] [--followups F] [--seed K] [--out F.h5]\n"
     "                      the longitudinal chest benchmark: CT in HU or radiographs, reports\n"
-    "  import MANIFEST --size S [--spacing MM] --out F.h5\n"
+    "  import MANIFEST (--size S|X,Y,Z [--spacing MM] | --keep-grid) [--normalize none] --out F.h5\n"
     "                      NIfTI/NRRD/MHA/DICOM/PNG files listed in a CSV or JSONL manifest\n"
     "  info F.h5           what a store holds\n"
     "  show F.h5 --index I --png out.png      mid-slices with the mask overlaid\n"
@@ -94,7 +97,7 @@ int synth_chest(const std::vector<std::string>& args) {
   writer.set_root_attribute("modality", chest.modality);
   writer.set_root_attribute("timepoints", std::to_string(generator.timepoints()));
   writer.set_root_attribute("labels", "1 nodule, 2 pleural effusion, 3 consolidation, 4 emphysema, 5 cardiomegaly");
-  writer.set_root_attribute("units", chest.modality == "ct" ? "HU" : "-ln(I/I0)");
+  writer.set_root_attribute("units", generator.units());
   writer.set_root_attribute("options", nlohmann::json{{"size", chest.size}, {"modality", chest.modality},
                                                       {"followups", chest.followups}, {"fov", chest.fov_mm},
                                                       {"seed", chest.seed}, {"subjects", subjects}}
@@ -160,6 +163,7 @@ int synth(const std::vector<std::string>& args) {
   data::StoreWriter writer(out, shape, true, true);
   writer.set_root_attribute("source", "synthetic-brain");
   writer.set_root_attribute("task", brain.task);
+  writer.set_root_attribute("units", generator.units());
   writer.set_root_attribute("levels", generator.level_names()[0] + "," + generator.level_names()[1] + "," +
                                           generator.level_names()[2]);
   writer.set_root_attribute("options", nlohmann::json{{"task", brain.task}, {"size", brain.size},
@@ -180,32 +184,68 @@ int synth(const std::vector<std::string>& args) {
   return 0;
 }
 
+// --size: "S" (cubic, square in 2D) or "X,Y,Z" in voxels, in NIfTI axis order.
+std::array<std::int64_t, 3> parse_grid(const std::string& text) {
+  std::array<std::int64_t, 3> size{0, 0, 0};
+  std::vector<std::int64_t> values;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    std::size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size() || value < 1 || value > 4096)
+      throw UsageError("--size '" + text + "': expected S or X,Y,Z, each a voxel count from 1 to 4096");
+    values.push_back(value);
+    start = comma + 1;
+  }
+  if (values.size() == 1) return {values[0], values[0], values[0]};
+  if (values.size() != 3 && values.size() != 2)
+    throw UsageError("--size '" + text + "': expected S or X,Y,Z (X,Y in 2D)");
+  for (std::size_t a = 0; a < values.size(); ++a) size[a] = values[a];
+  return size;
+}
+
 int import(const std::vector<std::string>& args) {
   po::options_description options("import options");
   options.add_options()("manifest", po::value<std::string>()->required(), "CSV or JSONL manifest")(
-      "size", po::value<std::int64_t>()->required(), "cubic (square in 2D) output size")(
+      "size", po::value<std::string>(), "output grid in voxels: S (cubic) or X,Y,Z (NIfTI axis order)")(
+      "keep-grid", po::bool_switch(), "keep each file's own grid (reoriented to RAS only); all files must share it")(
       "spacing", po::value<double>()->default_value(0.0), "isotropic spacing in mm (default: fit the size)")(
-      "normalize", po::value<std::string>()->default_value("percentile"), "percentile | window | none")(
+      "normalize", po::value<std::string>()->default_value("percentile"),
+      "percentile | window | none (none keeps the source's voxel type)")(
       "low", po::value<double>()->default_value(1.0), "low percentile, or window low (HU)")(
       "high", po::value<double>()->default_value(99.0), "high percentile, or window high (HU)")(
       "out", po::value<std::string>()->required(), "output store");
   po::positional_options_description positional;
   positional.add("manifest", 1);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif data import MANIFEST --size S [--spacing MM] --out F.h5", options, positional, vm))
+  if (!parse(args, "usage: whatif data import MANIFEST (--size S|X,Y,Z [--spacing MM] | --keep-grid) --out F.h5",
+             options, positional, vm))
     return 0;
+  const bool keep_grid = vm["keep-grid"].as<bool>();
   data::PreprocessOptions prep;
-  prep.size = vm["size"].as<std::int64_t>();
   prep.spacing = vm["spacing"].as<double>();
   prep.normalize = vm["normalize"].as<std::string>();
   prep.low = vm["low"].as<double>();
   prep.high = vm["high"].as<double>();
-  if (prep.size < 1) throw UsageError("--size must be positive");
+  if (keep_grid && (vm.count("size") || prep.spacing != 0.0))
+    throw UsageError("--keep-grid keeps the source grid: leave out --size and --spacing");
+  if (!keep_grid && !vm.count("size"))
+    throw UsageError("give the output grid: --size S (cubic) or --size X,Y,Z, or --keep-grid to keep the source's");
+  if (vm.count("size")) prep.size = parse_grid(vm["size"].as<std::string>());
+  if (!std::isfinite(prep.spacing) || prep.spacing < 0) throw UsageError("--spacing must be a positive number of mm");
   const std::string out = vm["out"].as<std::string>();
   refuse_existing_folder(out);
   const auto rows = data::read_manifest(vm["manifest"].as<std::string>());
   std::unique_ptr<data::StoreWriter> writer;
-  // Made after the first example, so a bad first file gives the error line alone.
+  std::string first_image, voxel_type = "float32";
+  std::vector<std::int64_t> first_shape;
   std::optional<Progress> progress;
   for (const auto& row : rows) {
     const data::Volume source = data::read_volume(row.image);
@@ -217,27 +257,40 @@ int import(const std::vector<std::string>& args) {
     e.subject = row.subject;
     data::set_geometry(e, volume.geometry);
     if (!writer) {
-      writer = std::make_unique<data::StoreWriter>(out, e.image.sizes().vec(), false);
+      first_image = row.image;
+      first_shape = e.image.sizes().vec();
+      if (prep.normalize == "none") voxel_type = source.source_type;
+      writer = std::make_unique<data::StoreWriter>(out, e.image.sizes().vec(), false, false, voxel_type);
       writer->set_root_attribute("source", vm["manifest"].as<std::string>());
-      writer->set_root_attribute("preprocessing", nlohmann::json{{"size", prep.size}, {"spacing", prep.spacing},
-                                                                 {"normalize", prep.normalize}, {"low", prep.low},
-                                                                 {"high", prep.high}, {"orientation", "RAS"}}
-                                                      .dump());
+      writer->set_root_attribute("units", data::intensity_units(prep));
+      writer->set_root_attribute("preprocessing",
+                                 nlohmann::json{{"size", keep_grid ? nlohmann::json("source grid") : nlohmann::json(prep.size)},
+                                                {"spacing", prep.spacing}, {"normalize", prep.normalize},
+                                                {"low", prep.low}, {"high", prep.high}, {"orientation", "RAS"}}
+                                     .dump());
     }
-    if (e.image.sizes().vec() != std::vector<std::int64_t>{1, prep.size, prep.size, prep.size} &&
-        e.image.sizes().vec() != std::vector<std::int64_t>{1, prep.size, prep.size})
-      throw Error(row.image + ": preprocessed to an unexpected shape " + c10::str(e.image.sizes()));
+    if (prep.normalize == "none" && source.source_type != voxel_type)
+      throw Error(row.image + ": voxels are " + source.source_type + " but " + first_image + "'s are " + voxel_type +
+                  "; with --normalize none every file must have one voxel type (or normalise)");
+    if (e.image.sizes().vec() != first_shape)
+      throw Error(row.image + ": its grid " + c10::str(e.image.sizes().slice(1)) + " differs from " + first_image +
+                  "'s " + c10::str(at::IntArrayRef(first_shape).slice(1)) +
+                  (keep_grid ? "; --keep-grid needs one grid for all files (use --size to resample)"
+                             : "; give --size for every axis"));
     try {
       writer->append(e);
     } catch (const Error& error) {
       throw Error(row.image + ": " + error.what());
     }
-    if (!progress) progress.emplace(static_cast<std::int64_t>(rows.size()), "import");
+    if (!progress) {
+      progress.emplace(static_cast<std::int64_t>(rows.size()), "import");
+      progress->set_patience(2.0);  // a quick import (or a bad second file) prints no bar
+    }
     progress->tick();
   }
   progress->finish();
   writer->commit();
-  std::cout << "wrote " << out << ": " << writer->size() << " examples\n";
+  std::cout << "wrote " << out << ": " << writer->size() << " examples, " << voxel_type << "\n";
   return 0;
 }
 
@@ -267,7 +320,7 @@ int info(const std::vector<std::string>& args) {
   for (std::int64_t i = 0; i < store.size(); ++i) subjects.insert(store.example(i).subject);
   row("file") << store.path() << "\n";
   row("examples") << store.size() << " (" << subjects.size() << " subjects)\n";
-  row("image") << c10::str(at::IntArrayRef(store.shape())) << " float32, " << store.dims() << "D"
+  row("image") << c10::str(at::IntArrayRef(store.shape())) << " " << store.voxel_type() << ", " << store.dims() << "D"
                << (store.has_masks() ? ", with masks" : "") << "\n";
   if (store.size() > 0) {
     const Example e = store.example(0);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include <itkLinearInterpolateImageFunction.h>
 #include <itkNearestNeighborInterpolateImageFunction.h>
@@ -196,6 +197,17 @@ void normalize_window(Volume& volume, double low, double high) {
   volume.voxels = ((volume.voxels - low) / width).clamp(0.0, 1.0).to(at::kFloat);
 }
 
+std::string intensity_units(const PreprocessOptions& options) {
+  std::ostringstream out;
+  if (options.normalize == "percentile")
+    out << "0..1: each volume's percentiles " << options.low << " to " << options.high << " mapped to 0..1, clipped";
+  else if (options.normalize == "window")
+    out << "0..1: the window [" << options.low << ", " << options.high << "] of the source's units (HU for CT), clipped";
+  else
+    out << "the source's units (HU for CT)";
+  return out.str();
+}
+
 Volume preprocess(const Volume& volume, const PreprocessOptions& options,
                   std::map<std::string, double>& record) {
   const char* axis = "xyz";
@@ -206,16 +218,22 @@ Volume preprocess(const Volume& volume, const PreprocessOptions& options,
   }
   Volume out = options.reorient ? reorient_ras(volume) : volume;
   double spacing = options.spacing;
-  if (spacing <= 0 && options.size > 0) {
+  if (spacing <= 0) {
     const auto size = size_xyz(out);
     for (int a = 0; a < out.dims(); ++a)
-      spacing = std::max(spacing, size[a] * out.geometry.spacing[a] / options.size);
+      if (options.size[a] > 0)
+        spacing = std::max(spacing, size[a] * out.geometry.spacing[a] / static_cast<double>(options.size[a]));
   }
   if (spacing > 0) {
     out = resample_to_spacing(out, {spacing, spacing, spacing}, Interpolation::Linear);
     record["spacing"] = spacing;
   }
-  if (options.size > 0) out = crop_or_pad(out, {options.size, options.size, options.size});
+  if (options.size[0] > 0 || options.size[1] > 0 || options.size[2] > 0) {
+    auto size = size_xyz(out);
+    for (int a = 0; a < out.dims(); ++a)
+      if (options.size[a] > 0) size[a] = options.size[a];
+    out = crop_or_pad(out, size);
+  }
   if (options.normalize == "percentile") {
     const auto [lo, hi] = normalize_percentile(out, options.low, options.high);
     record["norm_low"] = lo;

@@ -91,6 +91,7 @@ struct StoreWriter::Impl {
   std::vector<double> spacing, origin, direction;
   std::vector<std::int64_t> pairs;
   std::map<std::string, std::string> root;
+  std::string voxel_type = "float32";
 
   H5::DataSet create_examples(const std::string& name, const H5::PredType& type, std::int64_t channels) {
     std::vector<hsize_t> dims{0}, max{H5S_UNLIMITED}, chunk{1};
@@ -122,8 +123,33 @@ struct StoreWriter::Impl {
   }
 };
 
+namespace {
+
+// File types of the voxel types a store may hold (Volume::source_type's names).
+const std::map<std::string, H5::PredType>& voxel_types() {
+  static const std::map<std::string, H5::PredType> types{
+      {"uint8", H5::PredType::STD_U8LE},   {"int8", H5::PredType::STD_I8LE},
+      {"uint16", H5::PredType::STD_U16LE}, {"int16", H5::PredType::STD_I16LE},
+      {"uint32", H5::PredType::STD_U32LE}, {"int32", H5::PredType::STD_I32LE},
+      {"float32", H5::PredType::IEEE_F32LE}, {"float64", H5::PredType::IEEE_F64LE}};
+  return types;
+}
+
+// The range of an integer voxel type; none for floating point.
+std::optional<std::pair<double, double>> integer_range(const std::string& type) {
+  static const std::map<std::string, std::pair<double, double>> ranges{
+      {"uint8", {0, 255}},           {"int8", {-128, 127}},
+      {"uint16", {0, 65535}},        {"int16", {-32768, 32767}},
+      {"uint32", {0, 4294967295.0}}, {"int32", {-2147483648.0, 2147483647.0}}};
+  const auto it = ranges.find(type);
+  if (it == ranges.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace
+
 StoreWriter::StoreWriter(const std::string& path, std::vector<std::int64_t> shape, bool masks,
-                         bool prompts)
+                         bool prompts, const std::string& voxel_type)
     : impl_(std::make_unique<Impl>()) {
   quiet_hdf5();
   if (shape.size() != 3 && shape.size() != 4)
@@ -133,10 +159,13 @@ StoreWriter::StoreWriter(const std::string& path, std::vector<std::int64_t> shap
   impl_->shape = std::move(shape);
   impl_->masks = masks;
   impl_->prompts = prompts;
+  const auto type = voxel_types().find(voxel_type);
+  if (type == voxel_types().end()) throw Error(path + ": unknown voxel type '" + voxel_type + "'");
+  impl_->voxel_type = voxel_type;
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   try {
     impl_->file = H5::H5File(impl_->partial, H5F_ACC_TRUNC);
-    impl_->images = impl_->create_examples("images", H5::PredType::IEEE_F32LE, impl_->shape[0]);
+    impl_->images = impl_->create_examples("images", type->second, impl_->shape[0]);
     if (masks) impl_->mask_set = impl_->create_examples("masks", H5::PredType::STD_U8LE, 1);
   } catch (const H5::Exception& e) {
     throw Error(path + ": cannot create the store: " + h5_reason(e));
@@ -169,10 +198,18 @@ std::int64_t StoreWriter::append(const Example& example, const std::string& prom
   if (s.masks && (!example.mask.defined() || example.mask.sizes().vec() != mask_shape))
     throw Error(s.path + ": example " + std::to_string(s.count) + " needs a mask of shape " +
                 c10::str(at::IntArrayRef(mask_shape)));
-  const at::Tensor image = example.image.to(at::kFloat).contiguous();
+  at::Tensor image = example.image.to(at::kFloat).contiguous();
   if (!at::isfinite(image).all().item<bool>())
     throw Error(s.path + ": example " + std::to_string(s.count) + " (" + example.subject +
                 ") has NaN or infinite voxels");
+  if (const auto range = integer_range(s.voxel_type)) {  // stored as integers: nearest value
+    image = image.round();
+    const double low = image.min().item<double>(), high = image.max().item<double>();
+    if (low < range->first || high > range->second)
+      throw Error(s.path + ": example " + std::to_string(s.count) + " (" + example.subject + ") has values " +
+                  std::to_string(low) + ".." + std::to_string(high) + " outside " + s.voxel_type +
+                  "'s range; store it as float32");
+  }
   const at::Tensor mask = s.masks ? example.mask.to(at::kByte).contiguous() : at::Tensor();
   {
     std::lock_guard<std::mutex> lock(hdf5_mutex());
@@ -239,6 +276,7 @@ void StoreWriter::commit() {
     if (!s.root.count("whatif_version")) write_string_attribute(root, "whatif_version", whatif_version());
     if (!s.root.count("whatif_commit")) write_string_attribute(root, "whatif_commit", whatif_git_commit());
     write_int_attribute(root, "dims", static_cast<int>(s.shape.size()) - 1);
+    write_string_attribute(root, "length_units", "mm");  // spacing and origin
     for (const auto& [name, value] : s.root) write_string_attribute(root, name, value);
     pairs.close();
     s.images.close();
@@ -269,6 +307,7 @@ struct StoreReader::Impl {
   std::vector<double> spacing, origin, direction;
   std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
   std::map<std::string, std::string> root;
+  std::string voxel_type = "float32";
 
   [[noreturn]] void fail(const std::string& what) const { throw Error(path + ": " + what); }
 
@@ -395,7 +434,10 @@ StoreReader::StoreReader(const std::string& path) : impl_(std::make_unique<Impl>
     s.file = H5::H5File(path, H5F_ACC_RDONLY);
     if (!s.file.nameExists("images")) s.fail("no /images dataset: not a whatif dataset store (see docs/data.md)");
     s.images = s.file.openDataSet("images");
-    if (s.images.getTypeClass() != H5T_FLOAT) s.fail("/images must be floating point");
+    if (s.images.getTypeClass() != H5T_FLOAT && s.images.getTypeClass() != H5T_INTEGER)
+      s.fail("/images must hold numbers (floating point or integer)");
+    for (const auto& [name, type] : voxel_types())
+      if (s.images.getDataType() == type) s.voxel_type = name;
     H5::DataSpace space = s.images.getSpace();
     const int rank = space.getSimpleExtentNdims();
     if (rank != 4 && rank != 5) s.fail("/images must be [N, C, H, W] or [N, C, D, H, W]");
@@ -475,6 +517,8 @@ const std::string& StoreReader::text(std::int64_t index) const { return impl_->t
 const std::string& StoreReader::prompt(std::int64_t index) const { return impl_->prompt.at(index); }
 const std::vector<std::pair<std::int64_t, std::int64_t>>& StoreReader::pairs() const { return impl_->pairs; }
 std::map<std::string, std::string> StoreReader::root_attributes() const { return impl_->root; }
+
+std::string StoreReader::voxel_type() const { return impl_->voxel_type; }
 
 std::vector<std::string> StoreReader::attribute_names() const {
   std::vector<std::string> names;

@@ -252,6 +252,10 @@ std::vector<Lesion> place_lesions(const BrainAtlas& atlas, const BrainAnatomy& a
 
 }  // namespace
 
+std::string SyntheticBrain::units() const {
+  return "T1-weighted intensity / the brain's 99th percentile (Colin27), about 0..1.2";
+}
+
 Geometry SyntheticBrain::geometry() const {
   Geometry g = atlas_->geometry;
   if (options_.dims == 2)

@@ -286,6 +286,8 @@ SyntheticChest::SyntheticChest(ChestOptions options) : options_(std::move(option
     throw Error("synthetic-chest: fov " + std::to_string(options_.fov_mm) + " mm: expected 340 to 480");
 }
 
+std::string SyntheticChest::units() const { return options_.modality == "ct" ? "HU" : "-ln(I/I0)"; }
+
 Geometry SyntheticChest::geometry() const {
   Geometry g;
   if (options_.modality == "ct") {

@@ -251,6 +251,21 @@ Volume read_dicom_series(const std::string& folder) {
   return from_itk<3>(reader->GetOutput());
 }
 
+// The file's voxel type by the names the dataset store uses.
+std::string voxel_type_name(itk::IOComponentEnum type) {
+  using T = itk::IOComponentEnum;
+  switch (type) {
+    case T::UCHAR: return "uint8";
+    case T::CHAR: return "int8";
+    case T::USHORT: return "uint16";
+    case T::SHORT: return "int16";
+    case T::UINT: return "uint32";
+    case T::INT: return "int32";
+    case T::DOUBLE: return "float64";
+    default: return "float32";
+  }
+}
+
 template <unsigned Dim>
 Volume read_as(const std::string& path, itk::ImageIOBase* io) {
   auto reader = itk::ImageFileReader<FloatImage<Dim>>::New();
@@ -289,6 +304,7 @@ Volume read_volume(const std::string& path, int expected_dims) {
       if (dims != 2 && dims != 3)
         throw Error(path + ": has " + std::to_string(dims) + " dimensions; expected 2 or 3");
       volume = dims == 3 ? read_as<3>(path, io) : read_as<2>(path, io);
+      volume.source_type = voxel_type_name(io->GetComponentType());
       if (dims == 3 && is_nifti(path))
         if (const auto sform = nifti_sform(path)) volume.geometry = *sform;
       if (is_nifti(path))
@@ -303,6 +319,10 @@ Volume read_volume(const std::string& path, int expected_dims) {
     throw Error(path + ": has " + std::to_string(volume.dims()) + " dimensions; expected " +
                 std::to_string(expected_dims));
   check_finite(volume, path);
+  // Scaled integer data (NIfTI scl_slope) holds fractions: its values are float.
+  if (volume.source_type != "float32" && volume.source_type != "float64" &&
+      !at::equal(volume.voxels, volume.voxels.round()))
+    volume.source_type = "float32";
   return volume;
 }
 

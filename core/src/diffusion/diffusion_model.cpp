@@ -12,6 +12,7 @@
 #include "diffusion/tiling.hpp"
 #include "whatif/batch_sampler.hpp"
 #include "train/checkpoint.hpp"
+#include "train/data_description.hpp"
 #include "util/progress.hpp"
 #include "whatif/registry/error.hpp"
 
@@ -93,6 +94,7 @@ FitResult DiffusionModel::fit(const Dataset& data, const FitRequest& options) {
   const std::vector<at::Tensor>& representations = encoded.latents;
   TrainConfig train = options.train;
   train.config_json = config_json();
+  train.data_json = data_json_ = describe_data(data);
   Trainer trainer(train, trainable_parts());
   const std::int64_t batch = options.batch_size;
   const BatchSampler sampler(n, batch, train.accumulate, train.seed);
@@ -245,6 +247,7 @@ void DiffusionModel::save(const std::string& path) const {
   c.strings["format"] = "whatif-diffusion-1";
   c.strings["attribute_names"] = nlohmann::json(attribute_names_).dump();
   c.strings["image_shape"] = nlohmann::json(image_shape_).dump();
+  c.strings["data"] = data_json_;
   write_checkpoint(path, c);
 }
 

@@ -72,6 +72,7 @@ class DiffusionModel : public Model {
   DiffusionParts parts_;
   DiffusionProcess process_;
   std::vector<std::int64_t> image_shape_;       // [C, (D,) H, W]
+  std::string data_json_ = "{}";                // describe_data of the training data
   std::vector<std::string> attribute_names_;
 };
 

@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "train/data_description.hpp"
 #include "util/progress.hpp"
 #include "whatif/batch_sampler.hpp"
 #include "whatif/dataset.hpp"
@@ -28,6 +29,7 @@ EncoderFit fit_encoder(Encoder& encoder, const Dataset& data, TrainConfig config
     }
   }
   EncoderFit result;
+  config.data_json = describe_data(data);
   Trainer trainer(config, {{"encoder", &encoder}});
   const BatchSampler sampler(n, batch_size, config.accumulate, config.seed);
   result.train = trainer.fit([&](std::int64_t step, std::int64_t micro, at::Generator&,

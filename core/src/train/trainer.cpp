@@ -122,6 +122,7 @@ void Trainer::save(std::int64_t step, const std::vector<double>& losses) {
   c.integers["seed"] = static_cast<std::int64_t>(config_.seed);
   c.strings["config"] = config_.config_json;
   c.strings["train_config"] = train_config_json(config_);
+  c.strings["data"] = config_.data_json;
   c.strings["format"] = "whatif-checkpoint-1";
   c.losses = losses;
   write_checkpoint(config_.checkpoint, c);

@@ -106,7 +106,7 @@ CATCH_TEST_CASE("preprocess records what it did") {
   const Volume v = ramp_volume(lps_identity(), 10, 12, 14);
   std::map<std::string, double> record;
   PreprocessOptions options;
-  options.size = 8;
+  options.size = {8, 8, 8};
   const Volume out = preprocess(v, options, record);
   CATCH_REQUIRE(out.voxels.sizes() == at::IntArrayRef({8, 8, 8}));
   CATCH_REQUIRE(record.at("source_spacing_z") == 3.0);
@@ -115,4 +115,26 @@ CATCH_TEST_CASE("preprocess records what it did") {
   CATCH_REQUIRE(record.count("norm_low") == 1);
   CATCH_REQUIRE(out.voxels.min().item<float>() >= 0.0f);
   CATCH_REQUIRE(out.voxels.max().item<float>() <= 1.0f);
+}
+
+CATCH_TEST_CASE("preprocess fits a per-axis grid, or keeps the source grid") {
+  const Volume v = ramp_volume(lps_identity(), 10, 12, 14);  // extents x 28, y 24, z 30 mm
+  std::map<std::string, double> record;
+  PreprocessOptions options;
+  options.size = {7, 6, 5};
+  const Volume fitted = preprocess(v, options, record);
+  // The isotropic spacing that fits every axis: max(28/7, 24/6, 30/5) = 6 mm.
+  CATCH_REQUIRE(record.at("spacing") == Approx(6.0));
+  CATCH_REQUIRE(fitted.voxels.sizes() == at::IntArrayRef({5, 6, 7}));
+  CATCH_REQUIRE(fitted.geometry.spacing[0] == Approx(6.0));
+
+  std::map<std::string, double> kept_record;
+  PreprocessOptions keep;
+  keep.normalize = "none";
+  const Volume kept = preprocess(v, keep, kept_record);
+  CATCH_REQUIRE(kept.voxels.sizes() == v.voxels.sizes());
+  CATCH_REQUIRE(kept_record.count("spacing") == 0);
+  CATCH_REQUIRE(kept.geometry.spacing == v.geometry.spacing);
+  // Reoriented only: the same voxels, flipped along x and y (LPS → RAS).
+  CATCH_REQUIRE(at::equal(kept.voxels, v.voxels.flip({1, 2})));
 }

@@ -37,15 +37,20 @@ void normalize_window(Volume& volume, double low, double high);
 
 struct PreprocessOptions {
   bool reorient = true;
-  double spacing = 0.0;   // isotropic target spacing in mm; 0 keeps the source spacing
-  std::int64_t size = 0;  // cubic (square in 2D) output size; 0 keeps the size
+  double spacing = 0.0;  // isotropic target spacing in mm; 0 keeps the source spacing
+  // Output grid (x, y, z) in voxels; 0 on an axis keeps that axis's size (z is ignored in 2D).
+  // All zero and no spacing: the source grid is kept (reoriented only).
+  std::array<std::int64_t, 3> size{0, 0, 0};
   std::string normalize = "percentile";  // percentile | window | none
   double low = 1.0;        // percentile, or window low
   double high = 99.0;      // percentile, or window high
 };
 
-// reorient → resample (to `spacing`; or, with only `size`, to the spacing that fits the largest
-// extent in `size` voxels) → crop/pad to `size` → normalise. Adds to `record`: source_spacing_*,
+// What `preprocess` leaves the intensities in, in words (a store's `units` attribute).
+std::string intensity_units(const PreprocessOptions& options);
+
+// reorient → resample (to `spacing`; or, with only `size`, to the isotropic spacing that fits the
+// largest extent into its axis's `size`) → crop/pad to `size` → normalise. Adds to `record`: source_spacing_*,
 // source_size_*, spacing, norm_low, norm_high.
 Volume preprocess(const Volume& volume, const PreprocessOptions& options,
                   std::map<std::string, double>& record);

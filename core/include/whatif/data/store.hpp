@@ -22,9 +22,10 @@ namespace whatif::data {
 // without commit removes its temporary file, so a failed run leaves nothing behind.
 class StoreWriter {
  public:
-  // `shape` is one example's image shape [C, (D,) H, W].
+  // `shape` is one example's image shape [C, (D,) H, W]. `voxel_type` is the file type of the
+  // images (Volume::source_type's names); integer types store each voxel's nearest integer.
   StoreWriter(const std::string& path, std::vector<std::int64_t> shape, bool masks,
-              bool prompts = false);
+              bool prompts = false, const std::string& voxel_type = "float32");
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
   StoreWriter& operator=(const StoreWriter&) = delete;
@@ -64,6 +65,8 @@ class StoreReader {
   std::vector<std::string> attribute_names() const;
   const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs() const;
   std::map<std::string, std::string> root_attributes() const;
+  // The images' file type (uint8 … float64); examples are read as float32 whatever it is.
+  std::string voxel_type() const;
 
  private:
   struct Impl;

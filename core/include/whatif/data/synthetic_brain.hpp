@@ -50,6 +50,7 @@ class SyntheticBrain {
   // The level names of the task, lowest first: minimal/moderate/high or normal/MCI/dementia.
   const std::array<std::string, kLevels>& level_names() const;
   Geometry geometry() const;  // of every example (2D: the slice's plane, z spacing = thickness)
+  std::string units() const;  // of the intensities
 
   std::vector<BrainTwin> subject(std::int64_t subject) const;  // all levels, cheaper than 3 twins
   BrainTwin twin(std::int64_t subject, int level) const;

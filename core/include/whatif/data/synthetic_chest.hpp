@@ -93,6 +93,7 @@ class SyntheticChest {
   const ChestOptions& options() const { return options_; }
   int timepoints() const { return options_.followups + 1; }
   Geometry geometry() const;  // of every example (cxr: detector pixels, x to the patient's left)
+  std::string units() const;  // of the intensities: HU (ct) or line integrals −ln(I/I0) (cxr)
 
   std::vector<ChestScan> subject(std::int64_t subject) const;  // baseline and follow-ups
   ChestScan scan(std::int64_t subject, int time) const;

@@ -30,6 +30,9 @@ struct Geometry {
 struct Volume {
   at::Tensor voxels;  // float32, [D, H, W] (3D) or [H, W] (2D)
   Geometry geometry;
+  // The voxel type of the file it was read from: uint8, int8, uint16, int16, uint32, int32,
+  // float32 or float64 ("float32" for scaled NIfTI data, DICOM series and computed volumes).
+  std::string source_type = "float32";
 
   int dims() const { return static_cast<int>(voxels.dim()); }
   double voxel_volume_mm3() const;  // spacing product over the image's dimensions (z too in 2D)

@@ -1,0 +1,21 @@
+#include "train/data_description.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace whatif {
+
+std::string describe_data(const Dataset& data) {
+  const auto& id = data.identity();
+  nlohmann::json out{{"kind", id.kind},
+                     {"name", id.name},
+                     {"plugin", id.plugin},
+                     {"version", id.version},
+                     {"examples", data.size()},
+                     {"units", data.units()},
+                     {"length_units", "mm"}};
+  const std::string options = data.hyperparams().to_json();
+  out["options"] = options.empty() ? nlohmann::json::object() : nlohmann::json::parse(options);
+  return out.dump();
+}
+
+}  // namespace whatif

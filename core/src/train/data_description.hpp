@@ -1,0 +1,13 @@
+#pragma once
+// What a model was trained on, as checkpoints and saved models record it.
+#include <string>
+
+#include "whatif/dataset.hpp"
+
+namespace whatif {
+
+// JSON: the dataset's kind/name/plugin/version, its options, its size, the intensity units it
+// reports and the length unit (mm).
+std::string describe_data(const Dataset& data);
+
+}  // namespace whatif
