@@ -2,11 +2,23 @@
 // lowest level, one res-block per level, batch 2, 32³) in fp32 and bf16 autocast, with peak
 // memory, next to the same network in PyTorch's Python API timed by this same command.
 //
-//   bench_unet3d [--steps N] [--threads T] [--no-python]
+// Roofline: the step's FLOPs counted from the shapes its convolutions and matrix products see
+// (training = 3 × forward), the achieved GFLOP/s, and the fraction of the bf16 conv3d ceiling
+// measured in this same run (bench/conv_peak.hpp). --profile prints where the step's time goes by
+// top-level op. --contention times the bf16 step again while one single-threaded busy process
+// competes for the cores, with T and with T − 1 threads.
+//
+//   bench_unet3d [--steps N] [--threads T] [--no-python] [--profile] [--contention]
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 
 #include "bench_common.hpp"
+#include "conv_peak.hpp"
+#include "op_profile.hpp"
 #include "whatif/registry/registry.hpp"
 
 namespace {
@@ -41,6 +53,58 @@ double time_sampling_step(whatif::Denoiser& net, bool bf16, int steps) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count() / steps;
 }
 
+// FLOPs of one forward pass of `net` on kShape under bf16 autocast (the counts do not depend on
+// the precision), and optionally the training step's time by top-level op.
+double forward_flops(whatif::Denoiser& net) {
+  bench::OpProfile profile;
+  const auto x = torch::randn(kShape);
+  const auto lambda = torch::zeros({kShape[0]});
+  profile.count_flops(true);
+  {
+    whatif::AutocastGuard autocast(true);
+    (void)net.forward(x, lambda, {});
+  }
+  return profile.flops();
+}
+
+void print_profile(whatif::Denoiser& net, int steps) {
+  std::vector<torch::Tensor> params;
+  for (auto& [name, p] : net.named_parameters()) params.push_back(p);
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(1e-4));
+  net.train(true);
+  bench::train_step(net, optimizer, kShape, true);
+  bench::OpProfile profile;
+  const auto start = Clock::now();
+  for (int i = 0; i < steps; ++i) bench::train_step(net, optimizer, kShape, true);
+  const double total = std::chrono::duration<double, std::milli>(Clock::now() - start).count() / steps;
+  std::printf("  where the bf16 step's %.1f ms go (top-level ops, per step):\n", total);
+  double shown = 0;
+  int rows = 0;
+  for (const auto& row : profile.table()) {
+    if (rows++ == 14) break;
+    shown += row.ms / steps;
+    std::printf("    %-36s %8.1f ms %5.1f %%  %5ld calls\n", row.name.c_str(), row.ms / steps,
+                100.0 * row.ms / steps / total, row.calls / steps);
+  }
+  std::printf("    %-36s %8.1f ms %5.1f %%\n", "(other ops and framework)", total - shown, 100.0 * (total - shown) / total);
+}
+
+// Runs `work` while a forked single-threaded process spins, and stops that process afterwards.
+template <class Work>
+double with_competitor(Work work) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    volatile unsigned long spin = 0;
+    for (;;) spin = spin + 1;
+  }
+  const double result = work();
+  if (pid > 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  return result;
+}
+
 std::map<std::string, double> run_python(const Args& args) {
   std::map<std::string, double> figures;
   const std::string command = "/usr/bin/python3 " + std::string(WHATIF_SOURCE_DIR) +
@@ -61,8 +125,11 @@ std::map<std::string, double> run_python(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto flags = bench::parse_flags(argc, argv, {{"steps", 5}, {"threads", 2}, {"no-python", 0}, {"channels-last", 0}},
-                                        "bench_unet3d [--steps N] [--threads T] [--no-python] [--channels-last]");
+  const auto flags = bench::parse_flags(argc, argv,
+                                        {{"steps", 5}, {"threads", 2}, {"no-python", 0}, {"channels-last", 0},
+                                         {"profile", 0}, {"contention", 0}},
+                                        "bench_unet3d [--steps N] [--threads T] [--no-python] [--channels-last] "
+                                        "[--profile] [--contention]");
   Args args;
   args.steps = static_cast<int>(flags.at("steps"));
   args.threads = static_cast<int>(flags.at("threads"));
@@ -92,6 +159,29 @@ int main(int argc, char** argv) {
   std::printf("bench: unet3d_sample_step_fp32 %.1f ms\n", sample_fp32);
   std::printf("bench: unet3d_sample_step_bf16 %.1f ms\n", sample_bf16);
   std::printf("bench: unet3d_peak_rss_mb %.0f MB\n", rss_mb);
+
+  // Roofline against the conv3d ceiling measured now, on the same threads.
+  const double step_flops = 3.0 * forward_flops(*net);
+  const double peak = bench::conv_peak_gflops(true, args.steps);
+  const double achieved = step_flops / (bf16 / 1e3) / 1e9;
+  std::printf("  roofline: %.1f GFLOP per training step (3 × forward), bf16 %.1f GFLOP/s of a %.1f GFLOP/s conv3d "
+              "ceiling (%.0f %%)\n", step_flops / 1e9, achieved, peak, 100.0 * achieved / peak);
+  std::printf("bench: unet3d_train_step_gflop %.2f GFLOP\n", step_flops / 1e9);
+  std::printf("bench: unet3d_bf16_gflops %.1f GFLOP/s\n", achieved);
+  std::printf("bench: conv3d_peak_bf16 %.1f GFLOP/s\n", peak);
+  std::printf("bench: unet3d_bf16_fraction_of_conv_peak %.2f\n", achieved / peak);
+  if (flags.at("profile") != 0) print_profile(*net, args.steps);
+  if (flags.at("contention") != 0) {
+    const double contended = with_competitor([&] { return bench::time_training(*net, kShape, true, args.steps); });
+    torch::set_num_threads(std::max(1, args.threads - 1));
+    const double fewer = with_competitor([&] { return bench::time_training(*net, kShape, true, args.steps); });
+    torch::set_num_threads(args.threads);
+    std::printf("  one competing busy process: bf16 step %.1f ms with %d threads (%.2f × quiet), %.1f ms with %d "
+                "(%.2f × quiet)\n", contended, args.threads, contended / bf16, fewer, std::max(1, args.threads - 1),
+                fewer / bf16);
+    std::printf("bench: unet3d_train_step_bf16_contended %.1f ms\n", contended);
+    std::printf("bench: unet3d_train_step_bf16_contended_fewer_threads %.1f ms\n", fewer);
+  }
   if (args.python) {
     const auto py = run_python(args);
     if (py.count("python_unet3d_train_step_fp32") && py.count("python_unet3d_train_step_bf16")) {

@@ -25,6 +25,8 @@ whatif::Schema unet_schema(std::int64_t transformer_blocks) {
       {"spatial_channels", OptionType::Int, std::int64_t{0}, "channels of a concatenated spatial condition"},
       {"groups", OptionType::Int, std::int64_t{8}, "GroupNorm groups"},
       {"heads", OptionType::Int, std::int64_t{4}, "attention heads"},
+      {"checkpointing", OptionType::Bool, false,
+       "recompute each residual block in backward instead of keeping its activations (less memory, ~1/3 more time)"},
   };
   if (transformer_blocks > 0)
     schema.push_back({"transformer_blocks", OptionType::Int, transformer_blocks,

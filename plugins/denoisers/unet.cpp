@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <whatif/nn/checkpoint.hpp>
 #include <whatif/registry/error.hpp>
 #include <whatif/registry/log.hpp>
 
@@ -40,6 +41,7 @@ UNetConfig UNetConfig::from(const whatif::Options& o) {
   c.spatial_channels = o.get_int("spatial_channels");
   c.groups = o.get_int("groups");
   c.heads = o.get_int("heads");
+  c.checkpointing = o.get_bool("checkpointing");
   const auto levels = static_cast<std::int64_t>(c.channels.size());
   if (c.spatial_dims != 2 && c.spatial_dims != 3)
     throw whatif::Error("option 'spatial_dims' must be 2 or 3");
@@ -164,6 +166,12 @@ UNetImpl::UNetImpl(const UNetConfig& c) : config(c), emb_dim(4 * c.channels.fron
   output = register_module("output", Conv(d, ch, c.out_channels, 3, 1, true));
 }
 
+torch::Tensor UNetImpl::run_res(ResBlockImpl* block, const torch::Tensor& h, const torch::Tensor& emb) {
+  if (!config.checkpointing) return block->forward(h, emb);
+  return whatif::nn::checkpoint([block](const std::vector<at::Tensor>& in) { return block->forward(in[0], in[1]); },
+                                {h, emb});
+}
+
 torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& noise_level,
                                 const whatif::Cond& cond) {
   const auto& c = config;
@@ -191,7 +199,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& noi
   std::size_t res = 0, attn = 0, sample = 0;
   for (std::int64_t level = 0; level < levels; ++level) {
     for (std::int64_t i = 0; i < c.res_blocks; ++i, ++res) {
-      h = down_res[res]->as<ResBlockImpl>()->forward(h, emb);
+      h = run_res(down_res[res]->as<ResBlockImpl>(), h, emb);
       if (down_has_attn[res])
         h = down_attn[attn++]->as<SpatialAttentionImpl>()->forward(h, cond.context, cond.context_mask);
       skips.push_back(h);
@@ -209,7 +217,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& noi
   } else {
     for (const auto& block : *mid) {
       if (auto* r = block->as<ResBlockImpl>())
-        h = r->forward(h, emb);
+        h = run_res(r, h, emb);
       else
         h = block->as<SpatialAttentionImpl>()->forward(h, cond.context, cond.context_mask);
     }
@@ -219,7 +227,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& noi
     for (std::int64_t i = 0; i <= c.res_blocks; ++i, ++res) {
       h = torch::cat({h, skips.back().to(h.scalar_type())}, 1);
       skips.pop_back();
-      h = up_res[res]->as<ResBlockImpl>()->forward(h, emb);
+      h = run_res(up_res[res]->as<ResBlockImpl>(), h, emb);
       if (up_has_attn[res])
         h = up_attn[attn++]->as<SpatialAttentionImpl>()->forward(h, cond.context, cond.context_mask);
     }

@@ -40,6 +40,7 @@ struct UNetConfig {
   std::int64_t spatial_channels = 0;
   std::int64_t groups = 8;
   std::int64_t heads = 4;
+  bool checkpointing = false;  // residual blocks recompute their activations in backward
 
   static UNetConfig from(const whatif::Options& o);
 };
@@ -49,6 +50,7 @@ struct UNetImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& noise_level,
                         const whatif::Cond& cond);
   void check_condition(const whatif::Cond& cond) const;
+  torch::Tensor run_res(ResBlockImpl* block, const torch::Tensor& h, const torch::Tensor& emb);
 
   UNetConfig config;
   std::int64_t emb_dim;

@@ -39,6 +39,7 @@ whatif::Schema KLVAEConfig::schema() {
        "self-attention at the bottleneck (global: memory ∝ positions², and tiles cannot reproduce it)"},
       {"groups", OptionType::Int, std::int64_t{8},
        "GroupNorm groups; 0 = per-voxel channel norm (local: tiled decoding matches whole closely)"},
+      checkpointing_option(),
       {"kl_weight", OptionType::Double, 1e-6, "weight of KL per input voxel against the mean L1"},
       {"logvar_init", OptionType::Double, 0.0,
        "initial posterior log-variance (the log-variance head starts with zero weights and this bias)"},
@@ -64,6 +65,7 @@ KLVAEConfig KLVAEConfig::from(const whatif::Options& o) {
   c.res_blocks = o.get_int("res_blocks");
   c.attention = o.get_bool("attention");
   c.groups = o.get_int("groups");
+  c.checkpointing = o.get_bool("checkpointing");
   c.kl_weight = o.get_double("kl_weight");
   c.logvar_init = o.get_double("logvar_init");
   c.l2_weight = o.get_double("l2_weight");
@@ -110,7 +112,7 @@ at::Tensor DiagonalGaussian::kl() const {
 
 KLVAENetImpl::KLVAENetImpl(const KLVAEConfig& c) : config(c) {
   trunk.build(*this, VaeTrunkShape{c.spatial_dims, c.in_channels, c.channels, c.res_blocks, c.groups, c.attention,
-                                   2 * c.latent_channels, c.latent_channels});
+                                   2 * c.latent_channels, c.latent_channels, c.checkpointing});
   {
     torch::NoGradGuard no_grad;
     trunk.enc_out->weight.narrow(0, c.latent_channels, c.latent_channels).zero_();

@@ -24,6 +24,7 @@ struct KLVAEConfig {
   std::int64_t res_blocks = 1;
   bool attention = false;  // self-attention in the bottleneck of encoder and decoder
   std::int64_t groups = 8;  // 0: per-voxel channel norm
+  bool checkpointing = false;  // residual blocks recompute their activations in backward
   double kl_weight = 1e-6;
   double logvar_init = 0.0;  // the posterior's log-variance at initialisation
   double l2_weight = 0.0;

@@ -1,5 +1,6 @@
 #include "vae_layers.hpp"
 
+#include <whatif/nn/checkpoint.hpp>
 #include <whatif/registry/error.hpp>
 
 namespace whatif_encoders {
@@ -20,10 +21,16 @@ torch::Tensor VaeResBlockImpl::forward(const torch::Tensor& x) {
 
 namespace {
 
-torch::Tensor run_bottleneck(torch::nn::ModuleList& blocks, torch::Tensor h) {
+// A residual block, recomputed in backward when `checkpointing`.
+torch::Tensor run_res(VaeResBlockImpl* block, const torch::Tensor& h, bool checkpointing) {
+  if (!checkpointing) return block->forward(h);
+  return whatif::nn::checkpoint([block](const std::vector<at::Tensor>& in) { return block->forward(in[0]); }, {h});
+}
+
+torch::Tensor run_bottleneck(torch::nn::ModuleList& blocks, torch::Tensor h, bool checkpointing) {
   for (const auto& block : *blocks) {
     if (auto* res = block->as<VaeResBlockImpl>())
-      h = res->forward(h);
+      h = run_res(res, h, checkpointing);
     else
       h = block->as<whatif::nn::SpatialAttentionImpl>()->forward(h);
   }
@@ -31,6 +38,11 @@ torch::Tensor run_bottleneck(torch::nn::ModuleList& blocks, torch::Tensor h) {
 }
 
 }  // namespace
+
+whatif::OptionSpec checkpointing_option() {
+  return {"checkpointing", whatif::OptionType::Bool, false,
+          "recompute each residual block in backward instead of keeping its activations (less memory, more time)"};
+}
 
 void VaeTrunk::build(torch::nn::Module& owner, const VaeTrunkShape& s) {
   shape = s;
@@ -80,18 +92,20 @@ torch::Tensor VaeTrunk::encode(const torch::Tensor& x) {
   auto h = enc_in(x);
   std::size_t block = 0;
   for (std::int64_t level = 0; level < levels; ++level) {
-    for (std::int64_t i = 0; i < shape.res_blocks; ++i) h = enc_blocks[block++]->as<VaeResBlockImpl>()->forward(h);
+    for (std::int64_t i = 0; i < shape.res_blocks; ++i)
+      h = run_res(enc_blocks[block++]->as<VaeResBlockImpl>(), h, shape.checkpointing);
     if (level + 1 < levels) h = enc_down[level]->as<whatif::nn::ConvImpl>()->forward(h);
   }
-  return enc_out(torch::silu(enc_norm(run_bottleneck(enc_mid, h))));
+  return enc_out(torch::silu(enc_norm(run_bottleneck(enc_mid, h, shape.checkpointing))));
 }
 
 torch::Tensor VaeTrunk::decode(const torch::Tensor& z) {
   const auto levels = static_cast<std::int64_t>(shape.channels.size());
-  auto h = run_bottleneck(dec_mid, dec_in(z));
+  auto h = run_bottleneck(dec_mid, dec_in(z), shape.checkpointing);
   std::size_t block = 0, up = 0;
   for (std::int64_t level = levels - 1; level >= 0; --level) {
-    for (std::int64_t i = 0; i <= shape.res_blocks; ++i) h = dec_blocks[block++]->as<VaeResBlockImpl>()->forward(h);
+    for (std::int64_t i = 0; i <= shape.res_blocks; ++i)
+      h = run_res(dec_blocks[block++]->as<VaeResBlockImpl>(), h, shape.checkpointing);
     if (level > 0) {
       h = torch::nn::functional::interpolate(
           h, torch::nn::functional::InterpolateFuncOptions()

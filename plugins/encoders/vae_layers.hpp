@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 #include <whatif/nn/layers.hpp>
+#include <whatif/registry/options.hpp>
 
 namespace whatif_encoders {
 
@@ -45,7 +46,11 @@ struct VaeTrunkShape {
   bool attention = false;              // self-attention in both bottlenecks
   std::int64_t encoded_channels = 0;   // what the encoder's last convolution writes
   std::int64_t latent_channels = 0;    // what the decoder's first convolution reads
+  bool checkpointing = false;          // residual blocks recompute their activations in backward
 };
+
+// The `checkpointing` option both VAEs take.
+whatif::OptionSpec checkpointing_option();
 
 struct VaeTrunk {
   // Builds the layers and registers them in `owner` under the names below, which are the names

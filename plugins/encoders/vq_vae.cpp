@@ -75,6 +75,7 @@ whatif::Schema VQVAEConfig::schema() {
       {"res_blocks", OptionType::Int, std::int64_t{1}, "residual blocks per resolution"},
       {"groups", OptionType::Int, std::int64_t{8},
        "GroupNorm groups; 0 = per-voxel channel norm (local: tiled decoding matches whole closely)"},
+      checkpointing_option(),
       {"commitment_weight", OptionType::Double, 0.25, "β: weight of the commitment term ‖z_e − sg(z_q)‖²"},
       {"ema_decay", OptionType::Double, 0.99, "decay of the codebook's moving averages, in [0, 1)"},
       {"ema_epsilon", OptionType::Double, 1e-5, "Laplace smoothing of the codes' cluster sizes, > 0"},
@@ -95,6 +96,7 @@ VQVAEConfig VQVAEConfig::from(const whatif::Options& o) {
   c.channels = o.get_ints("channels");
   c.res_blocks = o.get_int("res_blocks");
   c.groups = o.get_int("groups");
+  c.checkpointing = o.get_bool("checkpointing");
   c.commitment_weight = o.get_double("commitment_weight");
   c.ema_decay = o.get_double("ema_decay");
   c.ema_epsilon = o.get_double("ema_epsilon");
@@ -183,7 +185,7 @@ std::int64_t VectorQuantizerImpl::update(const torch::Tensor& flat, const torch:
 
 VQVAENetImpl::VQVAENetImpl(const VQVAEConfig& c) : config(c) {
   trunk.build(*this, VaeTrunkShape{c.spatial_dims, c.in_channels, c.channels, c.res_blocks, c.groups, false,
-                                   c.codebook_dim, c.codebook_dim});
+                                   c.codebook_dim, c.codebook_dim, c.checkpointing});
   quantizer = register_module("quantizer", VectorQuantizer(c.codebook_size, c.codebook_dim, c.ema_decay,
                                                            c.ema_epsilon, c.dead_code_steps));
 }

@@ -30,6 +30,7 @@ struct VQVAEConfig {
   std::vector<std::int64_t> channels{32, 64, 64};  // one width per resolution: log2(downsample)+1
   std::int64_t res_blocks = 1;
   std::int64_t groups = 8;  // 0: per-voxel channel norm
+  bool checkpointing = false;  // residual blocks recompute their activations in backward
   double commitment_weight = 0.25;  // β of van den Oord et al. 2017, eq. 3
   double ema_decay = 0.99;          // γ of the codebook's moving averages
   double ema_epsilon = 1e-5;        // Laplace smoothing of the cluster sizes

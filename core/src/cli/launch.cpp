@@ -13,8 +13,8 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <thread>
 
+#include "host/host.hpp"
 #include "train/distributed.hpp"
 #include "whatif/registry/error.hpp"
 
@@ -78,7 +78,7 @@ int launch_local_ranks(int nproc, const std::vector<std::string>& run_args) {
                              std::any_of(run_args.begin(), run_args.end(), [](const std::string& a) {
                                return a == "--threads" || a.rfind("--threads=", 0) == 0;
                              });
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = core_count();
   const std::string threads = std::to_string(std::max(1, cores / nproc));
   std::map<pid_t, int> ranks;  // running children → rank
   struct sigaction action{};

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <memory>
-#include <thread>
 
 #include <spdlog/sinks/sink.h>
 #include <spdlog/spdlog.h>
@@ -24,7 +23,7 @@ void execute_script(const ScriptArgs& script, const HostConfig& config, std::vec
                 "on what it discarded; remove the run directory (or its arm results) instead");
   HostConfig host_config = config;
   if (ranks.world > 1 && host_config.threads == 0 && !std::getenv("WHATIF_THREADS"))
-    host_config.threads = threads_per_rank(ranks, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    host_config.threads = threads_per_rank(ranks, core_count());
   Host host(host_config);
   if (ranks.world > 1 && !host.device().is_cpu())
     throw Error("data-parallel training runs on CPU tensors over Gloo; NCCL for " + host.device().str() +

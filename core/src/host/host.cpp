@@ -2,9 +2,13 @@
 
 #include <dlfcn.h>
 #include <malloc.h>
+#include <sched.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -47,9 +51,48 @@ c10::Device parse_device(const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+// The CPU quota of the process's cgroup in CPUs (cgroup v2 `cpu.max`, or v1's CFS quota), rounded
+// up; 0 when there is none.
+int cgroup_cpu_quota() {
+  const auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string text;
+    std::getline(in, text);
+    return text;
+  };
+  // The process's own cgroup (v2: one line "0::/path").
+  std::string group;
+  {
+    std::ifstream in("/proc/self/cgroup");
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("0::", 0) == 0) group = line.substr(3);
+  }
+  const auto quota_of = [](double quota, double period) {
+    return quota > 0 && period > 0 ? static_cast<int>(std::ceil(quota / period)) : 0;
+  };
+  for (const std::string dir : {"/sys/fs/cgroup" + group, std::string("/sys/fs/cgroup")}) {
+    std::istringstream max(read(dir + "/cpu.max"));  // "max 100000" or "150000 100000"
+    std::string quota;
+    double period = 0;
+    if (max >> quota >> period) return quota == "max" ? 0 : quota_of(std::atof(quota.c_str()), period);
+  }
+  return quota_of(std::atof(read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").c_str()),
+                  std::atof(read("/sys/fs/cgroup/cpu/cpu.cfs_period_us").c_str()));
+}
+
+}  // namespace
+
 int core_count() {
-  const unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
+  // The CPUs this process may run on (taskset, Slurm's binding, a container's cpuset), capped by
+  // its cgroup's CPU quota; all cores when neither is known.
+  int n = static_cast<int>(std::thread::hardware_concurrency());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  if (const int quota = cgroup_cpu_quota(); quota > 0) n = std::min(n, quota);
+  return std::max(n, 1);
 }
 
 int default_threads() {

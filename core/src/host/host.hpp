@@ -37,8 +37,10 @@ class Host {
 std::vector<std::string> default_plugin_path();
 // Folder of the `scripts/` Lua library (source tree, or the installed share folder).
 std::string scripts_dir();
+// CPUs this process may use: its affinity mask (taskset, Slurm, cpusets), capped by its cgroup's
+// CPU quota (containers, systemd slices).
 int core_count();
-// Threads when --threads is not given: $WHATIF_THREADS, else the number of cores.
+// Threads when --threads is not given: $WHATIF_THREADS, else core_count().
 int default_threads();
 // Makes glibc keep freed memory for reuse instead of returning it to the kernel. LibTorch's CPU
 // allocator is plain malloc, and glibc serves blocks above 32 MB (a 64³ activation) with a fresh

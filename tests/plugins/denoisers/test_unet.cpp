@@ -144,3 +144,32 @@ CATCH_TEST_CASE("unet warns once when self-attention would run over more than 20
   CATCH_REQUIRE(warnings.size() == 1);
   whatif::set_warning_sink({});
 }
+
+CATCH_TEST_CASE("unet with checkpointing: the same output and gradients as without, dropout included") {
+  const std::vector<std::string> options{"spatial_dims=3", "channels=8,16", "attention_levels=1", "groups=4",
+                                         "dropout=0.2", "dropout_levels=0,1"};
+  std::vector<at::Tensor> outputs;
+  std::vector<std::map<std::string, at::Tensor>> grads;
+  for (const bool checkpointing : {false, true}) {
+    auto with = options;
+    with.push_back(std::string("checkpointing=") + (checkpointing ? "true" : "false"));
+    at::manual_seed(4);
+    const auto net = make<Denoiser>("denoiser", "unet", with);
+    randomise(*net);
+    net->train(true);
+    at::manual_seed(5);
+    const at::Tensor x = at::randn({2, 1, 8, 8, 8});
+    const at::Tensor y = net->forward(x, at::full({2}, 0.5), Cond{});
+    y.square().sum().backward();
+    outputs.push_back(y.detach());
+    grads.emplace_back();
+    for (auto& [name, p] : net->named_parameters()) grads.back()[name] = p.grad().clone();
+  }
+  CATCH_REQUIRE(at::equal(outputs[0], outputs[1]));
+  for (const auto& [name, g] : grads[0]) {
+    const double scale = g.abs().max().item<double>();
+    const double diff = (g - grads[1].at(name)).abs().max().item<double>();
+    CATCH_INFO(name << ": largest difference " << diff << " of a largest gradient " << scale);
+    CATCH_REQUIRE(diff <= 1e-5 * scale);
+  }
+}
