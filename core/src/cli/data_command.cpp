@@ -247,8 +247,15 @@ int import(const std::vector<std::string>& args) {
   std::string first_image, voxel_type = "float32";
   std::vector<std::int64_t> first_shape;
   std::optional<Progress> progress;
+  const std::string manifest = vm["manifest"].as<std::string>();
   for (const auto& row : rows) {
-    const data::Volume source = data::read_volume(row.image);
+    const data::Volume source = [&] {
+      try {
+        return data::read_volume(row.image);
+      } catch (const Error& e) {
+        throw Error(manifest + ":" + std::to_string(row.line) + ": " + e.what());
+      }
+    }();
     Example e;
     e.attributes = row.attributes;
     const data::Volume volume = data::preprocess(source, prep, e.attributes);
@@ -371,12 +378,19 @@ int export_nifti(const std::vector<std::string>& args) {
     throw Error(store.path() + ": example has " + std::to_string(e.image.size(0)) +
                 " channels; NIfTI export takes single-channel images");
   const std::string out = vm["nifti"].as<std::string>();
-  data::write_volume(data::Volume{e.image[0], geometry}, out);
+  // The mask first: a failure leaves neither file.
+  if (vm.count("mask") && !e.mask.defined()) throw Error(store.path() + ": the store has no masks to export");
+  if (vm.count("mask")) data::write_volume(data::Volume{e.mask[0].to(at::kFloat), geometry}, vm["mask"].as<std::string>());
+  try {
+    data::write_volume(data::Volume{e.image[0], geometry}, out);
+  } catch (const Error&) {
+    std::error_code ec;
+    if (vm.count("mask")) fs::remove(vm["mask"].as<std::string>(), ec);
+    throw;
+  }
   std::cout << "wrote " << out << "\n";
   if (vm.count("mask")) {
-    if (!e.mask.defined()) throw Error(store.path() + ": the store has no masks to export");
     const std::string mask = vm["mask"].as<std::string>();
-    data::write_volume(data::Volume{e.mask[0].to(at::kFloat), geometry}, mask);
     std::cout << "wrote " << mask << "\n";
   }
   return 0;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include <boost/program_options.hpp>
+#include <c10/util/Exception.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/data_command.hpp"
@@ -259,6 +260,13 @@ int main(int argc, char** argv) {
   } catch (const whatif::UsageError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory: an input declares more data than this machine holds (check the sizes "
+                 "of the files and options given)\n";
+    return 1;
+  } catch (const c10::Error& e) {  // LibTorch's own: its first line, without the C++ backtrace
+    std::cerr << "error: " << e.what_without_backtrace() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

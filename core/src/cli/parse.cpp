@@ -58,10 +58,15 @@ bool parse_command(const std::vector<std::string>& args, const std::string& usag
     po::notify(vm);
   } catch (const po::error& e) {
     std::string message = e.what();
+    // "--script" names the positional SCRIPT only where the name ends there (not "--script-timeout").
+    const auto ends_at = [&](std::size_t end) {
+      return end >= message.size() || !(std::isalnum(static_cast<unsigned char>(message[end])) || message[end] == '-' ||
+                                        message[end] == '_');
+    };
     for (const auto& name : names)
       for (const std::string& spelled : {"the option '--" + name + "'", "'--" + name + "'", "--" + name})
-        for (auto at = message.find(spelled); at != std::string::npos; at = message.find(spelled))
-          message.replace(at, spelled.size(), shown(name));
+        for (auto at = message.find(spelled); at != std::string::npos; at = message.find(spelled, at + 1))
+          if (spelled.back() == '\'' || ends_at(at + spelled.size())) message.replace(at, spelled.size(), shown(name));
     throw UsageError(message + " (see " + help_hint + ")");
   }
   return true;

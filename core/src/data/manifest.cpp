@@ -92,6 +92,7 @@ std::vector<ManifestRow> read_manifest(const std::string& path) {
   if (ext == ".jsonl" || ext == ".ndjson") {
     while (std::getline(in, line)) {
       ++number;
+      if (line.find('\0') != std::string::npos) builder.fail(number, "holds a NUL byte; a manifest is UTF-8 text");
       if (trim(line).empty()) continue;
       nlohmann::json object;
       try {
@@ -116,6 +117,7 @@ std::vector<ManifestRow> read_manifest(const std::string& path) {
     int record_line = 0;
     while (std::getline(in, line)) {
       ++number;
+      if (line.find('\0') != std::string::npos) builder.fail(number, "holds a NUL byte; a manifest is UTF-8 text");
       if (record.empty()) record_line = number;
       record += record.empty() ? line : "\n" + line;
       std::vector<std::string> fields;

@@ -80,7 +80,11 @@ NiftiHeader read_nifti_header(const std::string& path) {
   if (!file) throw Error(path + ": cannot open");
   unsigned char raw[348];
   const int n = gzread(file, raw, sizeof raw);
+  int status = Z_OK;
+  const std::string message = n < 0 ? gzerror(file, &status) : "";
   gzclose(file);
+  if (n < 0)
+    throw Error(path + ": corrupt gzip data (" + message + "); the file is damaged: copy or export it again");
   if (n < static_cast<int>(sizeof raw))
     throw Error(path + ": the NIfTI header is truncated (" + std::to_string(std::max(n, 0)) +
                 " of 348 bytes); the file is cut short or not NIfTI");

@@ -23,7 +23,9 @@ namespace whatif::data {
 namespace {
 
 constexpr const char* kFormat = "whatif-dataset";
-constexpr int kVersion = 1;
+// Version 2: fixed-length strings and checksummed metadata (version 1 kept strings in HDF5's global
+// heap, which has no checksum: a damaged one crashes libhdf5, so version 1 is refused).
+constexpr int kVersion = 2;
 
 // The serial HDF5 library keeps global state: every call into it goes through this lock.
 std::mutex& hdf5_mutex() {
@@ -40,31 +42,40 @@ std::string h5_reason(const H5::Exception& e) {
   return e.getFuncName() + ": " + e.getDetailMsg();
 }
 
-H5::StrType utf8_string() {
-  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
-  type.setCset(H5T_CSET_UTF8);
-  return type;
+// Metadata arrays carry HDF5's Fletcher-32 checksum per chunk (checked on every read); a chunk
+// holds up to `rows` rows.
+H5::DSetCreatPropList checksummed(const std::vector<hsize_t>& dims, hsize_t rows = 4096) {
+  H5::DSetCreatPropList plist;
+  if (dims.empty() || dims[0] == 0) return plist;
+  std::vector<hsize_t> chunk = dims;
+  chunk[0] = std::min(dims[0], rows);
+  plist.setChunk(static_cast<int>(chunk.size()), chunk.data());
+  plist.setFletcher32();
+  return plist;
 }
 
+// Fixed-length strings (the longest value's bytes, null-padded): no global heap, checksummed.
 void write_strings(H5::Group& group, const std::string& name, const std::vector<std::string>& values) {
   const hsize_t n = values.size();
+  std::size_t width = 1;
+  for (const auto& v : values) width = std::max(width, v.size());
+  const H5::StrType type = fixed_utf8(width);
+  std::vector<char> packed(static_cast<std::size_t>(n) * width, '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), packed.begin() + i * width);
   H5::DataSpace space(1, &n);
-  auto set = group.createDataSet(name, utf8_string(), space);
-  std::vector<const char*> pointers;
-  for (const auto& v : values) pointers.push_back(v.c_str());
-  if (n > 0) set.write(pointers.data(), utf8_string());
+  auto set = group.createDataSet(name, type, space, checksummed({n}, std::max<hsize_t>(1, (1 << 20) / width)));
+  if (n > 0) set.write(packed.data(), type);
 }
 
 void write_doubles(H5::Group& group, const std::string& name, const std::vector<double>& values,
                    std::vector<hsize_t> dims) {
   H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
-  auto set = group.createDataSet(name, H5::PredType::IEEE_F64LE, space);
+  auto set = group.createDataSet(name, H5::PredType::IEEE_F64LE, space, checksummed(dims));
   if (!values.empty()) set.write(values.data(), H5::PredType::NATIVE_DOUBLE);
 }
 
 void write_string_attribute(H5::H5Object& object, const std::string& name, const std::string& value) {
-  H5::StrType type(H5::PredType::C_S1, value.empty() ? 1 : value.size());
-  type.setCset(H5T_CSET_UTF8);
+  const H5::StrType type = fixed_utf8(value.size());
   auto attribute = object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
   attribute.write(type, value.c_str());
 }
@@ -164,11 +175,13 @@ StoreWriter::StoreWriter(const std::string& path, std::vector<std::int64_t> shap
   impl_->voxel_type = voxel_type;
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   try {
-    impl_->file = H5::H5File(impl_->partial, H5F_ACC_TRUNC);
+    impl_->file = H5::H5File(impl_->partial, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, checksummed_file_access());
     impl_->images = impl_->create_examples("images", type->second, impl_->shape[0]);
     if (masks) impl_->mask_set = impl_->create_examples("masks", H5::PredType::STD_U8LE, 1);
   } catch (const H5::Exception& e) {
-    throw Error(path + ": cannot create the store: " + h5_reason(e));
+    std::error_code ec;
+    fs::remove(impl_->partial, ec);
+    throw Error(path + ": cannot create the store (" + h5_reason(e) + "); is the folder writable and the disk not full?");
   }
 }
 
@@ -269,7 +282,8 @@ void StoreWriter::commit() {
     write_doubles(root, "origin", s.origin, {n, 3});
     write_doubles(root, "direction", s.direction, {n, 3, 3});
     const hsize_t pair_dims[2] = {s.pairs.size() / 2, 2};
-    auto pairs = s.file.createDataSet("pairs", H5::PredType::STD_I64LE, H5::DataSpace(2, pair_dims));
+    auto pairs = s.file.createDataSet("pairs", H5::PredType::STD_I64LE, H5::DataSpace(2, pair_dims),
+                                      checksummed({pair_dims[0], pair_dims[1]}));
     if (!s.pairs.empty()) pairs.write(s.pairs.data(), H5::PredType::NATIVE_INT64);
     write_string_attribute(root, "format", kFormat);
     write_int_attribute(root, "version", kVersion);
@@ -283,7 +297,7 @@ void StoreWriter::commit() {
     s.mask_set.close();
     s.file.close();
   } catch (const H5::Exception& e) {
-    throw Error(s.path + ": cannot finish the store: " + h5_reason(e));
+    throw Error(s.path + ": cannot finish the store (" + h5_reason(e) + "); is the disk full?");
   }
   std::error_code ec;
   fs::rename(s.partial, s.path, ec);
@@ -308,8 +322,78 @@ struct StoreReader::Impl {
   std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
   std::map<std::string, std::string> root;
   std::string voxel_type = "float32";
+  std::int64_t declared_dims = 0;
 
   [[noreturn]] void fail(const std::string& what) const { throw Error(path + ": " + what); }
+
+  // The root attributes that make a file a store of this version: format, version, dims.
+  void check_identity() {
+    const ScalarAttributes attributes = read_scalar_attributes(file.openGroup("/"), false);
+    const auto format = attributes.strings.find("format");
+    if (format == attributes.strings.end() || format->second != kFormat)
+      fail("not a whatif dataset store (its root attribute 'format' is " +
+           (format == attributes.strings.end() ? std::string("missing") : "'" + format->second + "'") +
+           ", expected '" + kFormat + "'; see docs/data.md)");
+    const auto version = attributes.integers.find("version");
+    if (version != attributes.integers.end() && version->second == 1)
+      fail("store format version 1 was written by an older whatif and has no checksums; write it again with "
+           "whatif data synth/import");
+    if (version == attributes.integers.end() || version->second != kVersion)
+      fail("store format version " +
+           (version == attributes.integers.end() ? std::string("missing") : std::to_string(version->second)) +
+           "; this whatif reads version " + std::to_string(kVersion) + " (write it again with this whatif)");
+    const auto dims = attributes.integers.find("dims");
+    if (dims == attributes.integers.end() || (dims->second != 2 && dims->second != 3))
+      fail("root attribute 'dims' must be 2 or 3");
+    declared_dims = dims->second;
+  }
+
+  // Sizes the header declares, before anything is allocated by them: the images' rank against
+  // `dims`, one example at most 2^29 values (2 GiB as float32), and at least 8 stored bytes per
+  // declared example (a compressed chunk is never smaller).
+  void check_sizes(int rank) {
+    if (rank - 2 != declared_dims)
+      fail("/images has " + std::to_string(rank - 2) + " spatial axes but the root attribute 'dims' says " +
+           std::to_string(declared_dims));
+    std::int64_t numel = 1;
+    for (const auto d : shape) {
+      if (d < 1 || d > (std::int64_t{1} << 29) || numel > (std::int64_t{1} << 29) / d)
+        fail("/images declares examples of shape " + c10::str(at::IntArrayRef(shape)) +
+             ", more than 2^29 values each; not a store this whatif writes");
+      numel *= d;
+    }
+    const hsize_t stored = H5Dget_storage_size(images.getId());
+    if (n > 0 && stored / 8 < static_cast<hsize_t>(n))
+      fail("/images declares " + std::to_string(n) + " examples but stores only " + std::to_string(stored) +
+           " bytes; the file is truncated or corrupted");
+  }
+
+  // Every example's geometry must describe a grid: finite, positive spacing; finite origin;
+  // finite, non-singular direction.
+  void check_geometry() const {
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double* sp = &spacing[static_cast<std::size_t>(3 * i)];
+      const double* o = &origin[static_cast<std::size_t>(3 * i)];
+      const double* d = &direction[static_cast<std::size_t>(9 * i)];
+      bool ok = true;
+      for (int a = 0; a < 3; ++a) ok = ok && std::isfinite(sp[a]) && sp[a] > 0 && std::isfinite(o[a]);
+      for (int a = 0; a < 9; ++a) ok = ok && std::isfinite(d[a]);
+      const double det = d[0] * (d[4] * d[8] - d[5] * d[7]) - d[1] * (d[3] * d[8] - d[5] * d[6]) +
+                         d[2] * (d[3] * d[7] - d[4] * d[6]);
+      if (!ok || !(std::abs(det) > 1e-6))
+        fail("example " + std::to_string(i) + " has an invalid geometry (spacing must be finite and positive, " +
+             "origin and direction finite, direction non-singular); fix /spacing, /origin, /direction");
+    }
+  }
+
+  // Reads all of `set`; a failed read (a checksum, a damaged chunk) names the dataset.
+  void read_all(const H5::DataSet& set, void* out, const H5::DataType& type, const std::string& name) const {
+    try {
+      set.read(out, type);
+    } catch (const H5::Exception&) {
+      fail("/" + name + " fails its checksum or cannot be read; the file is corrupted (write it again)");
+    }
+  }
 
   std::vector<std::string> read_strings(const std::string& name, bool required) {
     if (!file.nameExists(name)) {
@@ -317,17 +401,26 @@ struct StoreReader::Impl {
       return std::vector<std::string>(static_cast<std::size_t>(n));
     }
     H5::DataSet set = file.openDataSet(name);
-    if (set.getTypeClass() != H5T_STRING || !set.getStrType().isVariableStr())
-      fail("/" + name + " must hold variable-length strings");
+    if (set.getTypeClass() != H5T_STRING) fail("/" + name + " must hold strings");
     H5::DataSpace space = set.getSpace();
     if (space.getSimpleExtentNpoints() != n) fail("/" + name + " must have one entry per example");
-    std::vector<char*> raw(static_cast<std::size_t>(n), nullptr);
-    const H5::StrType type = set.getStrType();  // HDF5 converts no character sets: read as stored
-    if (n > 0) set.read(raw.data(), type);
-    std::vector<std::string> out;
-    for (char* p : raw) out.emplace_back(p ? p : "");
-    if (n > 0) H5::DataSet::vlenReclaim(raw.data(), type, space);
-    return out;
+    if (!set.getStrType().isVariableStr()) {  // fixed length: no global heap
+      const H5::StrType type = set.getStrType();
+      const std::size_t width = type.getSize();
+      const double declared = static_cast<double>(n) * static_cast<double>(width);
+      if (width == 0 || declared > static_cast<double>(H5Dget_storage_size(set.getId())) + 4096)
+        fail("/" + name + " declares " + std::to_string(static_cast<long long>(declared)) +
+             " bytes of text beyond what the file stores; the file is truncated or corrupted");
+      std::vector<char> packed(static_cast<std::size_t>(n) * width);
+      if (n > 0) read_all(set, packed.data(), type, name);
+      std::vector<std::string> out;
+      for (std::int64_t i = 0; i < n; ++i) {
+        const char* start = packed.data() + static_cast<std::size_t>(i) * width;
+        out.emplace_back(start, strnlen(start, width));
+      }
+      return out;
+    }
+    fail("/" + name + " holds variable-length strings; this whatif writes fixed-length ones (write it again)");
   }
 
   std::vector<double> read_doubles(const std::string& name, hsize_t per_example) {
@@ -335,7 +428,7 @@ struct StoreReader::Impl {
     if (set.getSpace().getSimpleExtentNpoints() != static_cast<hssize_t>(n * per_example))
       fail("/" + name + " must have " + std::to_string(per_example) + " values per example");
     std::vector<double> out(static_cast<std::size_t>(n * per_example));
-    if (!out.empty()) set.read(out.data(), H5::PredType::NATIVE_DOUBLE);
+    if (!out.empty()) read_all(set, out.data(), H5::PredType::NATIVE_DOUBLE, name);
     return out;
   }
 
@@ -431,7 +524,12 @@ StoreReader::StoreReader(const std::string& path) : impl_(std::make_unique<Impl>
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   try {
     if (H5Fis_hdf5(path.c_str()) <= 0) s.fail("not an HDF5 file (or truncated)");
-    s.file = H5::H5File(path, H5F_ACC_RDONLY);
+    try {
+      s.file = H5::H5File(path, H5F_ACC_RDONLY);
+    } catch (const H5::Exception&) {
+      s.fail("cannot open: the file is truncated or corrupted (write it again with whatif data synth/import)");
+    }
+    s.check_identity();
     if (!s.file.nameExists("images")) s.fail("no /images dataset: not a whatif dataset store (see docs/data.md)");
     s.images = s.file.openDataSet("images");
     if (s.images.getTypeClass() != H5T_FLOAT && s.images.getTypeClass() != H5T_INTEGER)
@@ -445,6 +543,7 @@ StoreReader::StoreReader(const std::string& path) : impl_(std::make_unique<Impl>
     space.getSimpleExtentDims(dims.data());
     s.n = static_cast<std::int64_t>(dims[0]);
     for (int a = 1; a < rank; ++a) s.shape.push_back(static_cast<std::int64_t>(dims[a]));
+    s.check_sizes(rank);
     s.has_masks = s.file.nameExists("masks");
     if (s.has_masks) {
       s.masks = s.file.openDataSet("masks");
@@ -481,15 +580,16 @@ StoreReader::StoreReader(const std::string& path) : impl_(std::make_unique<Impl>
       hsize_t pd[2] = {0, 0};
       if (ps.getSimpleExtentNdims() != 2 || (ps.getSimpleExtentDims(pd), pd[1] != 2)) s.fail("/pairs must be [M, 2]");
       std::vector<std::int64_t> flat(pd[0] * 2);
-      if (!flat.empty()) set.read(flat.data(), H5::PredType::NATIVE_INT64);
+      if (!flat.empty()) s.read_all(set, flat.data(), H5::PredType::NATIVE_INT64, "pairs");
       for (std::size_t i = 0; i < pd[0]; ++i) {
         if (flat[2 * i] < 0 || flat[2 * i] >= n || flat[2 * i + 1] < 0 || flat[2 * i + 1] >= n)
           s.fail("/pairs row " + std::to_string(i) + " points outside the examples");
         s.pairs.emplace_back(flat[2 * i], flat[2 * i + 1]);
       }
     }
+    s.check_geometry();
     // Scalar root attributes as text (a store's own are strings and integers; others are skipped).
-    const ScalarAttributes attributes = read_scalar_attributes(s.file.openGroup("/"));
+    const ScalarAttributes attributes = read_scalar_attributes(s.file.openGroup("/"), false);
     s.root = attributes.strings;
     for (const auto& [name, value] : attributes.integers) s.root[name] = std::to_string(value);
   } catch (const H5::Exception& e) {

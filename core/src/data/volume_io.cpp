@@ -81,6 +81,8 @@ void set_geometry(Example& example, const Geometry& geometry) {
 void register_image_io() {
   static std::once_flag once;
   std::call_once(once, [] {
+    // ITK's warnings go to stderr beside whatif's one-line errors; what matters is thrown.
+    itk::Object::GlobalWarningDisplayOff();
     itk::NiftiImageIOFactory::RegisterOneFactory();
     itk::NrrdImageIOFactory::RegisterOneFactory();
     itk::MetaImageIOFactory::RegisterOneFactory();
@@ -341,9 +343,24 @@ void write_image(const Image* image, const std::string& path) {
 
 void write_itk_atomically(const std::string& path, const std::function<void(const std::string&)>& write) {
   register_image_io();
+  if (const fs::path parent = fs::path(path).parent_path(); !parent.empty() && !fs::is_directory(parent))
+    throw Error(path + ": cannot write: the folder " + parent.string() + " does not exist");
   const std::string partial = temporary_sibling(path);
   try {
     write(partial);
+    // ITK's writers do not all report a failed open or a full disk: check what arrived.
+    std::error_code ec;
+    const auto size = fs::file_size(partial, ec);
+    if (ec || size == 0)
+      throw Error(path + ": cannot write (" + (ec ? "the folder is missing or not writable" : "nothing was written") +
+                  "; is the disk full?)");
+    if (is_nifti(path)) {
+      try {
+        check_nifti(partial);
+      } catch (const Error&) {
+        throw Error(path + ": was written incompletely; is the disk full?");
+      }
+    }
     fs::rename(partial, path);
   } catch (const itk::ExceptionObject& e) {
     std::error_code ec;

@@ -12,6 +12,7 @@
 #include "results/result_store.hpp"
 #include "results/sample_volumes.hpp"
 #include "results/web_assets.hpp"
+#include "util/text_file.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace whatif {
@@ -143,13 +144,7 @@ std::string write_html_report(const std::string& dir) {
        << "<script>\n" << report_script() << "</script>\n"
        << "<script>\n" << playground_script() << "</script>\n</body>\n</html>\n";
   const fs::path path = fs::path(dir) / "report.html";
-  const fs::path partial = fs::path(dir) / ".report.html.partial";
-  {
-    std::ofstream out(partial, std::ios::binary);
-    out << page.str();
-    if (!out.flush()) throw Error(partial.string() + ": cannot write the page");
-  }
-  fs::rename(partial, path);
+  write_text_atomically(path, page.str());
   return path.string();
 }
 

@@ -14,6 +14,7 @@
 
 #include "results/run_header.hpp"
 #include "results/sample_montage.hpp"
+#include "util/text_file.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace whatif {
@@ -68,7 +69,7 @@ void write_xy_svg(const std::string& path, const std::string& title, const std::
   if (!(right > left)) right = left + 1;
   const double w = 640, h = 360, m = 50;
   static const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"};
-  std::ofstream out(path);
+  std::ostringstream out;
   out << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << h + 20 * series.size()
       << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n"
       << "<text x='" << m << "' y='20'>" << title << "</text>\n"
@@ -102,6 +103,7 @@ void write_xy_svg(const std::string& path, const std::string& title, const std::
         << "'>" << label << "</text>\n";
   }
   out << "</svg>\n";
+  write_text_atomically(path, out.str());
 }
 
 bool is_number(const nlohmann::json& arm, const std::string& key) {
@@ -278,8 +280,8 @@ std::string write_report(const std::string& dir) {
     if (prov.contains(key)) md << "- " << key << ": " << (prov[key].is_string() ? prov[key].get<std::string>() : prov[key].dump()) << "\n";
 
   const fs::path md_path = fs::path(dir) / "report.md";
-  std::ofstream(md_path) << md.str();
-  std::ofstream(fs::path(dir) / "report.csv") << csv.str();
+  write_text_atomically(fs::path(dir) / "report.csv", csv.str());
+  write_text_atomically(md_path, md.str());
   return md_path.string();
 }
 

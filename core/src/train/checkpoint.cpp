@@ -70,9 +70,8 @@ void write_attribute(H5::H5Object& object, const std::string& name, const T& val
 
 template <>
 void write_attribute(H5::H5Object& object, const std::string& name, const std::string& value) {
-  const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
-  type.setCset(H5T_CSET_UTF8);
-  object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, value);
+  const H5::StrType type = fixed_utf8(value.size());
+  object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, value.c_str());
 }
 
 template <>
@@ -89,7 +88,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
     fs::create_directories(parent);
   const std::string temporary = path + ".tmp";
   try {
-    H5::H5File file(temporary, H5F_ACC_TRUNC);
+    H5::H5File file(temporary, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, checksummed_file_access());
     for (const auto& [group_name, tensors] : checkpoint.groups) {
       // Nested names such as "optim/m" become nested groups.
       H5::Group group = file.openGroup("/");
@@ -143,6 +142,14 @@ Checkpoint read_checkpoint(const std::string& path) {
         std::vector<hsize_t> dims(space.getSimpleExtentNdims());
         space.getSimpleExtentDims(dims.data());
         const at::ScalarType scalar = scalar_of(set.getDataType(), path + ": dataset '" + full + "'");
+        // What the header declares must be in the file before it is allocated (arrays are stored
+        // uncompressed, with a 4-byte checksum per chunk).
+        double declared = static_cast<double>(c10::elementSize(scalar));
+        for (const hsize_t d : dims) declared *= static_cast<double>(d);
+        if (declared > static_cast<double>(H5Dget_storage_size(set.getId())) + 4096)
+          throw Error(path + ": dataset '" + full + "' declares " + std::to_string(static_cast<long long>(declared)) +
+                      " bytes but the file stores " + std::to_string(H5Dget_storage_size(set.getId())) +
+                      "; the file is truncated or corrupted (restore it or rerun what wrote it)");
         at::Tensor t = at::empty(std::vector<std::int64_t>(dims.begin(), dims.end()), scalar);
         try {
           if (t.numel() > 0) set.read(t.data_ptr(), hdf_type(scalar).type);
