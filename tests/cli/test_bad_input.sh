@@ -53,9 +53,11 @@ if ! "$whatif" data synth brain --task ms --subjects 1 --size 32 --dims 2 --out 
   echo "FAIL: cannot make the fixture store:"; sed 's/^/    /' setup.log; exit 1
 fi
 
-"$py" - "$work" <<'PY' || { echo "FAIL: cannot craft the bad inputs"; exit 1; }
+"$py" - "$work" "$source_dir/tests/cli" <<'PY' || { echo "FAIL: cannot craft the bad inputs"; exit 1; }
 import sys, os, gzip, struct, shutil
 import numpy as np, nibabel, h5py
+sys.path.insert(0, sys.argv[2])
+from whatif_seal import seal, unseal, edited
 os.chdir(sys.argv[1])
 
 # NIfTI: a valid 8³ float32 volume, then one header or stream defect per file.
@@ -138,8 +140,7 @@ for name, text in manifests.items():
 # Stores: copies of base.h5 (written by whatif), one defect each.
 def store(name, edit):
     shutil.copy("base.h5", name)
-    with h5py.File(name, "r+") as f:
-        edit(f)
+    edited(name, edit)
 
 def replace(f, name, data, **kw):
     del f[name]
@@ -165,7 +166,7 @@ def huge_n(f):  # 10^9 examples declared by a 30 KB file (no chunk written), not
                      dtype=np.float32, shuffle=True, compression="gzip")
 store("st_huge_n.h5", huge_n)
 
-def flip(src, dst, dataset, chunk=None, at=0.5):
+def flip(src, dst, dataset, chunk=None, at=0.5, reseal=False):
     shutil.copy(src, dst)
     with h5py.File(dst, "r") as f:
         d = f[dataset]
@@ -180,6 +181,9 @@ def flip(src, dst, dataset, chunk=None, at=0.5):
     b = bytearray(open(dst, "rb").read())
     b[off + int(size * at)] ^= 0x5A
     open(dst, "wb").write(b)
+    if reseal:  # damage from before the seal: the chunk's own check must catch it
+        unseal(dst)
+        seal(dst)
 
 def huge_example(f):  # one example declared 10^5 x 10^5 (40 GB as float32), nothing stored
     for name in ["images", "masks"]:
@@ -194,8 +198,9 @@ b = bytearray(open("st_vlen_text.h5", "rb").read())
 at = b.find(b"GCOL")
 struct.pack_into("<Q", b, at + 16 + 8, 0x100000000009)
 open("st_global_heap.h5", "wb").write(b)
+unseal("st_global_heap.h5"); seal("st_global_heap.h5")
 
-flip("base.h5", "st_corrupt_chunk.h5", "images", chunk=1)
+flip("base.h5", "st_corrupt_chunk.h5", "images", chunk=1, reseal=True)
 flip("base.h5", "st_corrupt_attrs.h5", "attrs/level", at=0.2)
 data = open("base.h5", "rb").read()
 open("st_truncated.h5", "wb").write(data[: len(data) // 2])
@@ -307,9 +312,11 @@ printf 'whatif.experiment{name = "e", arms = whatif.grid{a = {1, 2}}, seeds = {1
 if ! "$whatif" run lua/exp.lua --out runs/exp >>setup.log 2>&1; then
   echo "FAIL: cannot run the fixture experiment:"; sed 's/^/    /' setup.log; exit 1
 fi
-"$py" - "$work" <<'PY' || { echo "FAIL: cannot craft the bad checkpoints"; exit 1; }
+"$py" - "$work" "$source_dir/tests/cli" <<'PY' || { echo "FAIL: cannot craft the bad checkpoints"; exit 1; }
 import sys, os, shutil
 import numpy as np, h5py
+sys.path.insert(0, sys.argv[2])
+from whatif_seal import seal, unseal
 os.chdir(sys.argv[1])
 src = "runs/ckpt/model.h5"
 def first_param(f):
@@ -326,23 +333,29 @@ b[info.byte_offset + info.size // 3] ^= 0x10
 open("lua/ck_flipped.h5", "wb").write(b)
 # NaN weights written through HDF5 (checksum valid)
 shutil.copy(src, "lua/ck_nan.h5")
+unseal("lua/ck_nan.h5")
 with h5py.File("lua/ck_nan.h5", "r+") as f:
     d = f[first_param(f)]
     x = d[...]; x.flat[0] = np.nan; d[...] = x
 # a parameter of the wrong shape
 shutil.copy(src, "lua/ck_shape.h5")
+unseal("lua/ck_shape.h5")
 with h5py.File("lua/ck_shape.h5", "r+") as f:
     name = first_param(f)
     del f[name]; f.create_dataset(name, data=np.zeros((3, 5), np.float32))
 # a parameter missing
 shutil.copy(src, "lua/ck_missing.h5")
+unseal("lua/ck_missing.h5")
 with h5py.File("lua/ck_missing.h5", "r+") as f:
     del f[first_param(f)]
 # a parameter declared 10^5 x 10^5 (40 GB) in a file of half a megabyte
 shutil.copy(src, "lua/ck_huge.h5")
+unseal("lua/ck_huge.h5")
 with h5py.File("lua/ck_huge.h5", "r+") as f:
     name = first_param(f)
     del f[name]; f.create_dataset(name, shape=(100000, 100000), chunks=(1000, 1000), dtype=np.float32, fletcher32=True)
+for name in ["ck_nan", "ck_shape", "ck_missing", "ck_huge"]:
+    seal(f"lua/{name}.h5")
 data = open(src, "rb").read()
 open("lua/ck_truncated.h5", "wb").write(data[: len(data) // 2])
 open("lua/ck_text.h5", "w").write("not a checkpoint\n")
@@ -353,7 +366,7 @@ PY
 full_reason=""
 if [ "$(id -u)" != 0 ]; then
   full_reason="not running as root"
-elif ! mkdir -p full || ! mount -t tmpfs -o size=512k tmpfs "$work/full" 2>/dev/null; then
+elif ! mkdir -p full || ! mount -t tmpfs -o size=4m tmpfs "$work/full" 2>/dev/null; then
   full_reason="mount -t tmpfs failed"
 else
   full=$work/full
@@ -500,9 +513,9 @@ nii_gz_flipped                | nifti    | -     | out/@/t.h5    | nii_gz_flippe
 nii_gz_bad_crc                | nifti    | -     | out/@/t.h5    | nii_gz_bad_crc\.nii\.gz: .*(gzip|corrupt)                 | "$W" data import nii_gz_bad_crc.csv --size 8 --out out/$C/t.h5
 nii_not_gzip                  | nifti    | -     | out/@/t.h5    | nii_not_gzip\.nii\.gz: not a NIfTI-1 file                 | "$W" data import nii_not_gzip.csv --size 8 --out out/$C/t.h5
 # --- HDF5 dataset stores ------------------------------------------------------------------------------------------------------------------
-st_not_hdf5                   | store    | -     | -           | st_not_hdf5\.h5: not an HDF5 file                         | "$W" data info st_not_hdf5.h5
-st_empty                      | store    | -     | -           | st_empty\.h5: not an HDF5 file                            | "$W" data info st_empty.h5
-st_bad_signature              | store    | -     | out/@/x.png   | st_bad_signature\.h5: not an HDF5 file                    | "$W" data show st_bad_signature.h5 --index 1 --png out/$C/x.png
+st_not_hdf5                   | store    | -     | -           | st_not_hdf5\.h5: has no whatif seal                         | "$W" data info st_not_hdf5.h5
+st_empty                      | store    | -     | -           | st_empty\.h5: has no whatif seal                            | "$W" data info st_empty.h5
+st_bad_signature              | store    | -     | out/@/x.png   | st_bad_signature\.h5: fails its whole-file checksum                    | "$W" data show st_bad_signature.h5 --index 1 --png out/$C/x.png
 st_truncated                  | store    | -     | out/@/x.nii.gz | st_truncated\.h5: .*(truncated|corrupt)                  | "$W" data export st_truncated.h5 --index 1 --nifti out/$C/x.nii.gz
 st_wrong_format               | store    | -     | out/@/x.nii.gz | st_wrong_format\.h5: .*format                            | "$W" data export st_wrong_format.h5 --index 1 --nifti out/$C/x.nii.gz
 st_no_format                  | store    | -     | -           | st_no_format\.h5: .*format                                | "$W" data info st_no_format.h5
@@ -637,7 +650,7 @@ path_export_unknown_type      | paths    | -     | out/@/x.txt | out/path_export
 path_export_mask_no_folder    | paths    | -     | out/@/x.nii.gz | out/path_export_mask_no_folder/no/m\.nii\.gz: cannot write | "$W" data export base.h5 --index 1 --nifti out/$C/x.nii.gz --mask out/$C/no/m.nii.gz
 path_show_missing_folder      | paths    | -     | out/no/x.png | out/no/x\.png                                            | "$W" data show base.h5 --index 1 --png out/no/x.png
 path_import_out_is_folder     | paths    | -     | -           | out                                                       | "$W" data import csv_missing_file.csv --size 8 --out out
-# --- a full disk (a 512 KB tmpfs, filled) -------------------------------------------------------------------------------------------------
+# --- a full disk (a 4 MB tmpfs, filled) -- -------------------------------------------------------------------------------------------------
 full_synth                    | disk     | full       | full/b.h5   | full/b\.h5.*(space|write|create)                          | "$W" data synth brain --task ms --subjects 1 --size 32 --dims 2 --out full/b.h5
 full_import                   | disk     | full       | full/t.h5   | full/t\.h5.*(space|write|create)                          | "$W" data import ok.csv --size 8 --out full/t.h5
 full_export                   | disk     | full       | full/x.nii.gz | full/x\.nii\.gz.*(space|write)                          | "$W" data export base.h5 --index 1 --nifti full/x.nii.gz

@@ -28,7 +28,7 @@ wanted() { [[ " $harnesses " == *" $1 "* ]]; }
 # CMake target, so no whatif library is needed); tests/fuzz/fuzz_support.hpp stands in for what
 # only the writers use (the version strings they stamp into files, the temporary file name).
 hdf5_torch=(-I/usr/include/hdf5/serial -I/usr/include/torch/csrc/api/include
-            "$source/core/src/util/hdf5_attributes.cpp" --
+            "$source/core/src/util/hdf5_attributes.cpp" "$source/core/src/util/file_seal.cpp" --
             -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5_cpp -lhdf5 -lz -ltorch_cpu -lc10)
 if wanted nifti; then build_harness fuzz_nifti "$source/core/src/data/nifti_header.cpp" -- -lz; fi
 if wanted manifest; then build_harness fuzz_manifest "$source/core/src/data/manifest.cpp"; fi

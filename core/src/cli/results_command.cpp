@@ -64,7 +64,8 @@ int command_report(const std::vector<std::string>& args) {
   if (!parse(args, "usage: whatif report RUN_DIR [--html]", options, positional, vm)) return 0;
   const std::string dir = vm["run-dir"].as<std::string>();
   if (vm.count("html")) require_vendored_scripts();  // before anything is written
-  std::cout << "wrote " << write_report(dir) << "\n";
+  const std::string report = write_report(dir);
+  std::cout << "wrote " << report << "\n";
   if (vm.count("html")) {
     const std::string page = write_html_report(dir);
     std::cout << "wrote " << page << "\n";

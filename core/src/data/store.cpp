@@ -14,6 +14,7 @@
 
 #include "data/volume_io.hpp"
 #include "host/environment.hpp"
+#include "util/file_seal.hpp"
 #include "util/hdf5_attributes.hpp"
 #include "whatif/registry/error.hpp"
 
@@ -299,6 +300,7 @@ void StoreWriter::commit() {
   } catch (const H5::Exception& e) {
     throw Error(s.path + ": cannot finish the store (" + h5_reason(e) + "); is the disk full?");
   }
+  seal_file(s.partial);
   std::error_code ec;
   fs::rename(s.partial, s.path, ec);
   if (ec) throw Error(s.path + ": cannot move the finished store into place: " + ec.message());
@@ -523,6 +525,7 @@ StoreReader::StoreReader(const std::string& path) : impl_(std::make_unique<Impl>
   if (!fs::is_regular_file(path, ec)) throw Error(path + ": no such store file");
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   try {
+    check_seal(path, "write it again with whatif data synth/import");
     if (H5Fis_hdf5(path.c_str()) <= 0) s.fail("not an HDF5 file (or truncated)");
     try {
       s.file = H5::H5File(path, H5F_ACC_RDONLY);

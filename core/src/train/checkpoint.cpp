@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 
 #include "host/environment.hpp"
+#include "util/file_seal.hpp"
 #include "util/hdf5_attributes.hpp"
 #include "whatif/registry/error.hpp"
 
@@ -70,8 +71,10 @@ void write_attribute(H5::H5Object& object, const std::string& name, const T& val
 
 template <>
 void write_attribute(H5::H5Object& object, const std::string& name, const std::string& value) {
-  const H5::StrType type = fixed_utf8(value.size());
-  object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, value.c_str());
+  // Variable length, so h5py reads them as str; the file's seal guards the heap they live in.
+  const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+  type.setCset(H5T_CSET_UTF8);
+  object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, value);
 }
 
 template <>
@@ -88,41 +91,48 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
     fs::create_directories(parent);
   const std::string temporary = path + ".tmp";
   try {
-    H5::H5File file(temporary, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, checksummed_file_access());
-    for (const auto& [group_name, tensors] : checkpoint.groups) {
-      // Nested names such as "optim/m" become nested groups.
-      H5::Group group = file.openGroup("/");
-      std::string walked;
-      std::size_t start = 0;
-      while (start <= group_name.size()) {
-        const std::size_t slash = group_name.find('/', start);
-        const std::string part = group_name.substr(start, slash - start);
-        walked += "/" + part;
-        group = file.nameExists(walked) ? file.openGroup(walked) : file.createGroup(walked);
-        if (slash == std::string::npos) break;
-        start = slash + 1;
+    {  // every group handle closes with this block, so HDF5 has written its last byte before the seal
+      H5::H5File file(temporary, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, checksummed_file_access());
+      for (const auto& [group_name, tensors] : checkpoint.groups) {
+        // Nested names such as "optim/m" become nested groups.
+        H5::Group group = file.openGroup("/");
+        std::string walked;
+        std::size_t start = 0;
+        while (start <= group_name.size()) {
+          const std::size_t slash = group_name.find('/', start);
+          const std::string part = group_name.substr(start, slash - start);
+          walked += "/" + part;
+          group = file.nameExists(walked) ? file.openGroup(walked) : file.createGroup(walked);
+          if (slash == std::string::npos) break;
+          start = slash + 1;
+        }
+        for (const auto& [name, tensor] : tensors) write_tensor(group, name, tensor);
       }
-      for (const auto& [name, tensor] : tensors) write_tensor(group, name, tensor);
+      H5::Group root = file.openGroup("/");
+      // Every checkpoint says which whatif wrote it.
+      for (const auto& [k, v] : {std::pair<const char*, std::string>{"whatif_version", whatif_version()},
+                                 {"whatif_commit", whatif_git_commit()}})
+        if (!checkpoint.strings.count(k)) write_attribute(root, k, v);
+      for (const auto& [k, v] : checkpoint.strings) write_attribute(root, k, v);
+      for (const auto& [k, v] : checkpoint.integers) write_attribute(root, k, v);
+      H5::Group root_group = file.openGroup("/");
+      write_tensor(root_group, "losses", at::tensor(checkpoint.losses, at::kDouble));
+      file.close();
     }
-    H5::Group root = file.openGroup("/");
-    // Every checkpoint says which whatif wrote it.
-    for (const auto& [k, v] : {std::pair<const char*, std::string>{"whatif_version", whatif_version()},
-                               {"whatif_commit", whatif_git_commit()}})
-      if (!checkpoint.strings.count(k)) write_attribute(root, k, v);
-    for (const auto& [k, v] : checkpoint.strings) write_attribute(root, k, v);
-    for (const auto& [k, v] : checkpoint.integers) write_attribute(root, k, v);
-    H5::Group root_group = file.openGroup("/");
-    write_tensor(root_group, "losses", at::tensor(checkpoint.losses, at::kDouble));
-    file.close();
+    seal_file(temporary);
   } catch (const H5::Exception& e) {
     std::filesystem::remove(temporary);
     throw Error(path + ": cannot write checkpoint: " + e.getDetailMsg());
+  } catch (const Error&) {
+    std::filesystem::remove(temporary);
+    throw;
   }
   std::filesystem::rename(temporary, path);
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
   if (!std::filesystem::exists(path)) throw Error(path + ": no such checkpoint");
+  check_seal(path, "restore it, or rerun what wrote it");
   Checkpoint checkpoint;
   try {
     H5::Exception::dontPrint();

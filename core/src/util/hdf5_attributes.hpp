@@ -24,7 +24,7 @@ ScalarAttributes read_scalar_attributes(const H5::H5Object& object, bool variabl
 
 // File access for the files whatif writes: the HDF5 1.8 format or newer, whose metadata (object
 // headers, B-trees, heaps) carries checksums the library verifies on every read, so a damaged file
-// is refused instead of parsed. Strings are written fixed-length (no global heap, which has none).
+// is refused instead of parsed.
 H5::FileAccPropList checksummed_file_access();
 // A fixed-length, null-padded UTF-8 string type of `bytes` (at least 1).
 H5::StrType fixed_utf8(std::size_t bytes);

@@ -102,7 +102,7 @@ CATCH_TEST_CASE("an uncommitted store leaves nothing behind; bad stores name the
   {
     std::ofstream(dir / "text.h5") << "not hdf5";
   }
-  CATCH_REQUIRE_THROWS_WITH(StoreReader(dir / "text.h5"), Catch::Contains(dir / "text.h5") && Catch::Contains("not an HDF5 file"));
+  CATCH_REQUIRE_THROWS_WITH(StoreReader(dir / "text.h5"), Catch::Contains(dir / "text.h5") && Catch::Contains("has no whatif seal"));
   const std::string good = write_store(dir, 3, 3);
   {
     std::ifstream in(good, std::ios::binary);

@@ -14,6 +14,7 @@
 #include "core/data/temp_dir.hpp"
 #include "support/error_of.hpp"
 #include "train/checkpoint.hpp"
+#include "util/file_seal.hpp"
 #include "whatif/registry/error.hpp"
 
 using whatif::test::error_of;
@@ -162,12 +163,13 @@ CATCH_TEST_CASE("a missing file and a file that is not HDF5 are refused with the
   CATCH_REQUIRE(error_of([&] { whatif::read_checkpoint(missing); }) == missing + ": no such checkpoint");
   const std::string junk = dir / "junk.h5";
   std::ofstream(junk) << "this is a text file, not HDF5\n";
+  CATCH_REQUIRE_THROWS_WITH(whatif::read_checkpoint(junk), Catch::StartsWith(junk + ": has no whatif seal"));
+  whatif::seal_file(junk);  // sealed, but still not HDF5
   CATCH_REQUIRE_THROWS_WITH(whatif::read_checkpoint(junk),
                             Catch::StartsWith(junk + ": not a readable whatif checkpoint"));
   const std::string folder = dir / "folder.h5";
   std::filesystem::create_directories(folder);
-  CATCH_REQUIRE_THROWS_WITH(whatif::read_checkpoint(folder),
-                            Catch::StartsWith(folder + ": not a readable whatif checkpoint"));
+  CATCH_REQUIRE_THROWS_WITH(whatif::read_checkpoint(folder), Catch::StartsWith(folder + ": not a file"));
 }
 
 CATCH_TEST_CASE("HDF5 files that are not checkpoints are refused with the path and what is wrong") {
@@ -176,8 +178,11 @@ CATCH_TEST_CASE("HDF5 files that are not checkpoints are refused with the path a
   // Like a dataset store: root datasets, strings, 16-bit integers, array attributes.
   const auto make = [&](const std::string& name, const std::function<void(H5::H5File&)>& fill) {
     const std::string path = dir / name;
-    H5::H5File file(path, H5F_ACC_TRUNC);
-    fill(file);
+    {
+      H5::H5File file(path, H5F_ACC_TRUNC);
+      fill(file);
+    }
+    whatif::seal_file(path);  // a well-formed but foreign file: what the reader checks after the seal
     return path;
   };
   const hsize_t three[1] = {3};
@@ -252,8 +257,18 @@ CATCH_TEST_CASE("a flipped byte in a stored tensor fails its checksum; NaN weigh
   const std::string corrupted = dir / "corrupted.h5";
   std::ofstream(corrupted, std::ios::binary) << bytes;
   CATCH_REQUIRE(error_of([&] { whatif::read_checkpoint(corrupted); }) ==
-                corrupted + ": dataset '/params/w' fails its checksum or cannot be read; the file is corrupted "
-                            "(restore it or rerun what wrote it)");
+                corrupted + ": fails its whole-file checksum: the file is truncated or corrupted; restore it, or "
+                            "rerun what wrote it");
+  // Damage from before the seal was written (in memory, say) is still caught by the array's own checksum.
+  const std::string resealed = dir / "resealed.h5";
+  std::ofstream(resealed, std::ios::binary) << bytes.substr(0, bytes.size() - whatif::kSealBytes);
+  whatif::seal_file(resealed);
+  CATCH_REQUIRE(error_of([&] { whatif::read_checkpoint(resealed); }) ==
+                resealed + ": dataset '/params/w' fails its checksum or cannot be read; the file is corrupted "
+                           "(restore it or rerun what wrote it)");
+  const std::string cut = dir / "cut.h5";
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  CATCH_REQUIRE_THROWS_WITH(whatif::read_checkpoint(cut), Catch::StartsWith(cut + ": has no whatif seal"));
 
   at::Tensor w = at::zeros({3});
   const float nan = std::numeric_limits<float>::quiet_NaN();

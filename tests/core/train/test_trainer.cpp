@@ -181,7 +181,7 @@ CATCH_TEST_CASE("checkpoints round-trip tensors, attributes and losses through H
                             Catch::Contains("no such checkpoint"));
   std::ofstream(s.root / "junk.h5") << "not hdf5";
   CATCH_REQUIRE_THROWS_WITH(whatif::read_checkpoint((s.root / "junk.h5").string()),
-                            Catch::Contains("not a readable whatif checkpoint"));
+                            Catch::Contains("has no whatif seal"));
 }
 
 CATCH_TEST_CASE("the autocast guard switches bf16 on and restores the previous state") {
