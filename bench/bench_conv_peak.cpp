@@ -1,8 +1,10 @@
-// The bf16 and fp32 conv3d ceilings (bench/conv_peak.hpp) that bench_unet3d's roofline divides by,
+// The bf16 and fp32 conv3d ceilings (bench/conv_peak.hpp) that bench_unet3d's roofline divides by
+// (and the bf16 rate of the same layer at 64³),
 // and a check of bench/op_profile.hpp's FLOP count against the closed form for that layer and for
 // a matrix product.
 //
 //   bench_conv_peak [--steps N] [--threads T]
+#include <algorithm>
 #include <cstdio>
 
 #include "bench_common.hpp"
@@ -35,5 +37,9 @@ int main(int argc, char** argv) {
   std::printf("  fp32 %.1f GFLOP/s   bf16 autocast %.1f GFLOP/s   (bf16/fp32 %.2f)\n", fp32, bf16, bf16 / fp32);
   std::printf("bench: conv3d_peak_fp32 %.1f GFLOP/s\n", fp32);
   std::printf("bench: conv3d_peak_bf16 %.1f GFLOP/s\n", bf16);
+  // The same layer on 8× the voxels: does the kernel keep its rate when activations leave the cache?
+  const double bf16_64 = bench::conv_peak_gflops(true, std::max(1, steps / 2), 64);
+  std::printf("  at 64³: bf16 autocast %.1f GFLOP/s (%.2f × the 32³ rate)\n", bf16_64, bf16_64 / bf16);
+  std::printf("bench: conv3d_64_bf16 %.1f GFLOP/s\n", bf16_64);
   return 0;
 }

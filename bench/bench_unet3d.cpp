@@ -41,6 +41,21 @@ std::shared_ptr<whatif::Denoiser> reference_unet(whatif::Registry& registry) {
                                      "bottleneck_blocks=1"}));
 }
 
+// whatif's U-Net in MONAI's reference configuration (bench/python/monai_unet.py): 32 groups, heads
+// of 32 channels at the attention level (64 channels: 2 heads).
+std::shared_ptr<whatif::Denoiser> monai_config_unet(whatif::Registry& registry) {
+  return registry.create_as<whatif::Denoiser>(
+      "denoiser", "unet",
+      whatif::Options::from_strings({"spatial_dims=3", "channels=32,64,64", "res_blocks=1", "attention_levels=-1",
+                                     "cross_attention_levels=-1", "bottleneck_blocks=1", "groups=32", "heads=2"}));
+}
+
+std::int64_t parameter_count(whatif::Denoiser& net) {
+  std::int64_t n = 0;
+  for (auto& [name, p] : net.named_parameters()) n += p.numel();
+  return n;
+}
+
 double time_sampling_step(whatif::Denoiser& net, bool bf16, int steps) {
   torch::InferenceMode inference;
   net.train(false);
@@ -105,11 +120,10 @@ double with_competitor(Work work) {
   return result;
 }
 
-std::map<std::string, double> run_python(const Args& args) {
+std::map<std::string, double> run_python(const Args& args, const std::string& script) {
   std::map<std::string, double> figures;
-  const std::string command = "/usr/bin/python3 " + std::string(WHATIF_SOURCE_DIR) +
-                              "/bench/python/unet3d.py --steps " + std::to_string(args.steps) +
-                              " --threads " + std::to_string(args.threads);
+  const std::string command = "/usr/bin/python3 " + std::string(WHATIF_SOURCE_DIR) + "/bench/python/" + script +
+                              " --steps " + std::to_string(args.steps) + " --threads " + std::to_string(args.threads);
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return figures;
   char line[256];
@@ -183,7 +197,7 @@ int main(int argc, char** argv) {
     std::printf("bench: unet3d_train_step_bf16_contended_fewer_threads %.1f ms\n", fewer);
   }
   if (args.python) {
-    const auto py = run_python(args);
+    const auto py = run_python(args, "unet3d.py");
     if (py.count("python_unet3d_train_step_fp32") && py.count("python_unet3d_train_step_bf16")) {
       const double pf = py.at("python_unet3d_train_step_fp32"), pb = py.at("python_unet3d_train_step_bf16");
       std::printf("  Python train step fp32 %8.1f ms   pure bf16 %8.1f ms\n", pf, pb);
@@ -191,6 +205,24 @@ int main(int argc, char** argv) {
                   bf16 / pf, bf16 / pb, fp32 / pf);
       std::printf("bench: python_unet3d_train_step_fp32 %.1f ms\n", pf);
       std::printf("bench: python_unet3d_train_step_bf16 %.1f ms\n", pb);
+    }
+  }
+  if (args.python) {
+    // Equal work against the strongest peer: MONAI's reference configuration, layer for layer.
+    auto monai = monai_config_unet(registry);
+    const double ours = bench::time_training(*monai, kShape, true, args.steps);
+    const auto py = run_python(args, "monai_unet.py");
+    std::printf("  MONAI configuration: whatif %lld parameters, bf16 step %.1f ms\n",
+                static_cast<long long>(parameter_count(*monai)), ours);
+    std::printf("bench: unet3d_monai_config_params %lld\n", static_cast<long long>(parameter_count(*monai)));
+    std::printf("bench: unet3d_monai_config_train_step_bf16 %.1f ms\n", ours);
+    if (py.count("python_monai_config_train_step_fp32") && py.count("python_monai_config_train_step_bf16")) {
+      const double pf = py.at("python_monai_config_train_step_fp32"), pb = py.at("python_monai_config_train_step_bf16");
+      std::printf("  Python (MONAI's network, %.0f parameters) fp32 %.1f ms, pure bf16 %.1f ms: whatif bf16 is %.2f× "
+                  "its fp32 and %.2f× its bf16\n", py.count("python_monai_config_params") ? py.at("python_monai_config_params") : 0.0,
+                  pf, pb, ours / pf, ours / pb);
+      std::printf("bench: python_monai_config_train_step_fp32 %.1f ms\n", pf);
+      std::printf("bench: python_monai_config_train_step_bf16 %.1f ms\n", pb);
     }
   }
   return 0;
