@@ -17,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # and installed with `npm ci` into the build tree; the build copies them next to each report.html.
 WEB_VENDOR := $(BUILD)/web/node_modules/.package-lock.json
 
-.PHONY: deps apt-deps build test demo bench clean
+.PHONY: deps apt-deps build test test-sanitize demo bench fuzz clean
 
 deps: apt-deps $(WEB_VENDOR)
 
@@ -55,10 +55,23 @@ demo: build
 bench: build
 	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && "$$b"; done; true
 
-# libFuzzer harnesses (clang, ASan + UBSan) for NIfTI headers, manifests and Lua options.
+# libFuzzer harnesses (clang, ASan + UBSan) for NIfTI headers, manifests, Lua options, the dataset
+# store reader and the checkpoint loader.
 FUZZ_SECONDS ?= 60
 fuzz:
 	bash tests/fuzz/run.sh $(CURDIR) $(BUILD) $(FUZZ_SECONDS)
+
+# The unit tests of the input paths (registry, Lua sandbox and conversion, data and stores,
+# checkpoints and training, results, layers) built with AddressSanitizer and UBSan in their own
+# folder. LibTorch itself is not instrumented; sentencepiece's tests (test_text) are left out.
+SANITIZE_BUILD ?= build-sanitize
+SANITIZE_TESTS := test_registry test_lua test_data test_train test_results test_nn test_text_metrics
+test-sanitize: deps
+	cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWHATIF_SANITIZE=ON -DWHATIF_BUILD_BENCH=OFF
+	cmake --build $(SANITIZE_BUILD) -j$(JOBS) --target $(SANITIZE_TESTS)
+	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=0:alloc_dealloc_mismatch=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ctest --output-on-failure -j$(JOBS) -R '^($(shell echo $(SANITIZE_TESTS) | tr ' ' '|'))$$'
+
 
 clean:
 	rm -rf $(BUILD)
