@@ -24,6 +24,7 @@ h5() { /usr/bin/python3 -c "import h5py, sys; f = h5py.File(sys.argv[1]); $2" "$
 check "quickstart smoke exits 0" [ $? -eq 0 ]
 arm=$(ls "$work"/qs/*.h5 | head -1)
 check "result file is complete" [ "$(h5 "$arm" "print(f.attrs['status'])")" = complete ]
+check "whatif run waits passively in OpenMP unless told otherwise" h5 "$arm" "assert '\"openmp wait\":\"PASSIVE\"' in f.attrs['provenance'], f.attrs['provenance']"
 check "result file has metrics and provenance" h5 "$arm" "assert 'darker_fraction' in f['metrics'] and 'libtorch' in f.attrs['provenance'] and f['samples/high'].shape == (1, 1, 32, 32)"
 check "no temporary file is left" [ -z "$(ls "$work"/qs/*.tmp 2>/dev/null)" ]
 "$whatif" report "$work/qs" >/dev/null

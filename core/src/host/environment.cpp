@@ -127,6 +127,13 @@ std::string onednn(const CpuFlags& cpu) {
          ", convolutions and bf16 matmuls use its " + kernels + " kernels";
 }
 
+// libgomp's policy as set at load (`whatif run` sets PASSIVE unless the user chose).
+std::string openmp_wait() {
+  if (const char* policy = std::getenv("OMP_WAIT_POLICY")) return std::string(policy);
+  if (const char* spin = std::getenv("GOMP_SPINCOUNT")) return "GOMP_SPINCOUNT=" + std::string(spin);
+  return "default (spin, then sleep)";
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> Environment::rows() const {
@@ -140,6 +147,7 @@ std::vector<std::pair<std::string, std::string>> Environment::rows() const {
           {"bf16 autocast", bf16},
           {"cuda", cuda ? "available" : "not available"},
           {"threads", std::to_string(threads)},
+          {"openmp wait", openmp_wait()},
           {"host", host}};
 }
 
