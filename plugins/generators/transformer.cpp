@@ -1,10 +1,9 @@
 #include "transformer.hpp"
 
-#include <ATen/autocast_mode.h>
-#include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
 
+#include <whatif/nn/checkpoint.hpp>
 #include <whatif/registry/error.hpp>
 
 namespace whatif_generators {
@@ -24,61 +23,6 @@ torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos, const tor
   const auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
   return torch::cat({x1 * cos - x2 * sin, x1 * sin + x2 * cos}, -1);
 }
-
-// The CPU autocast state of the forward pass, restored while a checkpointed block recomputes.
-class CpuAutocastState {
- public:
-  CpuAutocastState(bool enabled, c10::ScalarType dtype)
-      : enabled_(at::autocast::is_cpu_enabled()), dtype_(at::autocast::get_autocast_cpu_dtype()) {
-    at::autocast::set_cpu_enabled(enabled);
-    at::autocast::set_autocast_cpu_dtype(dtype);
-    at::autocast::increment_nesting();
-  }
-  ~CpuAutocastState() {
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_cpu_enabled(enabled_);
-    at::autocast::set_autocast_cpu_dtype(dtype_);
-  }
-
- private:
-  bool enabled_;
-  c10::ScalarType dtype_;
-};
-
-// Gradient checkpointing (Chen et al. 2016), the reentrant form of torch.utils.checkpoint, which
-// LibTorch 1.13's C++ API lacks: the forward keeps only the block's input; the backward runs the
-// block again with gradients on and back-propagates through that copy, which accumulates the
-// parameters' gradients and gives the input's. The block has no dropout, so the recomputation
-// is the same function.
-struct CheckpointedBlock : torch::autograd::Function<CheckpointedBlock> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               BlockImpl* block, const torch::Tensor& cos, const torch::Tensor& sin) {
-    ctx->save_for_backward({x});
-    // The block outlives the backward pass: it belongs to the network whose loss is being
-    // differentiated.
-    ctx->saved_data["block"] = static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(block));
-    ctx->saved_data["cos"] = cos;
-    ctx->saved_data["sin"] = sin;
-    ctx->saved_data["autocast"] = at::autocast::is_cpu_enabled();
-    ctx->saved_data["autocast_dtype"] = static_cast<std::int64_t>(at::autocast::get_autocast_cpu_dtype());
-    return block->forward(x, cos, sin);
-  }
-
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grads) {
-    const torch::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
-    auto* block = reinterpret_cast<BlockImpl*>(static_cast<std::intptr_t>(ctx->saved_data["block"].toInt()));
-    torch::Tensor y;
-    {
-      at::AutoGradMode grad_on(true);
-      CpuAutocastState autocast(ctx->saved_data["autocast"].toBool(),
-                                static_cast<c10::ScalarType>(ctx->saved_data["autocast_dtype"].toInt()));
-      y = block->forward(x, ctx->saved_data["cos"].toTensor(), ctx->saved_data["sin"].toTensor());
-    }
-    torch::autograd::backward({y}, {grads[0]});
-    return {x.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
-  }
-};
 
 struct TransformerState : whatif::GeneratorState {
   std::int64_t batch = 0, filled = 0;
@@ -202,7 +146,12 @@ at::Tensor TransformerGenerator::logits(const at::Tensor& tokens, const at::Tens
   const bool checkpoint = net_->config.checkpointing && net_->is_training() && torch::GradMode::is_enabled();
   for (const auto& module : *net_->blocks) {
     auto* block = module->as<BlockImpl>();
-    x = checkpoint ? CheckpointedBlock::apply(x, block, cos, sin) : block->forward(x, cos, sin);
+    // Gradient checkpointing (whatif::nn::checkpoint): the block's activations are recomputed in
+    // backward from its input; the rotary tables are constants.
+    x = checkpoint ? whatif::nn::checkpoint([block, cos, sin](const std::vector<at::Tensor>& in) {
+                       return block->forward(in[0], cos, sin);
+                     }, {x})
+                   : block->forward(x, cos, sin);
   }
   return output(x);
 }
