@@ -45,15 +45,6 @@ local function encoder(space, seed)
   return vae_for(seed).vae, 4
 end
 
-local fids = {}
-local function fid_for(seed)
-  if not fids[seed] then
-    fids[seed] = whatif.metric("fid", {steps = p.classifier_steps})
-    fids[seed]:fit(data, {seed = seed})
-  end
-  return fids[seed]
-end
-
 whatif.experiment{
   name = "latent_vs_pixel",
   arms = whatif.grid{space = p.spaces, schedule = p.schedules},
@@ -81,7 +72,7 @@ whatif.experiment{
     local metrics = cf.evaluate(model, cf.judges(data, ctx.seed, {delta = p.delta, classifier_steps = p.classifier_steps}),
                                 ctx, {pairs = p.pairs, guidance = p.guidance, steps = p.sample_steps, delta = p.delta})
     -- Fidelity and diversity on independent samples of each prompt.
-    local fid, diversity = fid_for(ctx.seed), whatif.metric("diversity", {data_range = 1})
+    local fid, diversity = cf.fid(data, ctx.seed, p.classifier_steps), whatif.metric("diversity", {data_range = 1})
     fid:reset()
     for _, prompt in ipairs({"minimal lesion load", "high lesion load"}) do
       local prompts = {}

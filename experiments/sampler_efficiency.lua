@@ -45,15 +45,6 @@ local function weights(seed)
   return trained[seed]
 end
 
-local fids = {}
-local function fid_for(seed)
-  if not fids[seed] then
-    fids[seed] = whatif.metric("fid", {steps = p.classifier_steps})
-    fids[seed]:fit(data, {seed = seed})
-  end
-  return fids[seed]
-end
-
 local function arm(name, steps)
   return {sampler = name, steps = steps}
 end
@@ -69,7 +60,7 @@ whatif.experiment{
     model:load(weights(ctx.seed))
     local metrics = cf.evaluate(model, cf.judges(data, ctx.seed, {delta = p.delta, classifier_steps = p.classifier_steps}),
                                 ctx, {pairs = p.pairs, guidance = p.guidance, steps = steps, delta = p.delta})
-    local fid = fid_for(ctx.seed)
+    local fid = cf.fid(data, ctx.seed, p.classifier_steps)
     fid:reset()
     for _, prompt in ipairs({"minimal lesion load", "high lesion load"}) do
       local prompts = {}

@@ -34,6 +34,18 @@ function M.judges(data, seed, opts)
   return judges[key]
 end
 
+-- The `fid` metric with its classifier trained once per (dataset, seed) on the real data and
+-- shared by every arm of a run; reset it before each arm's samples.
+local fids = {}
+function M.fid(data, seed, classifier_steps)
+  local key = tostring(data) .. "#" .. seed
+  if not fids[key] then
+    fids[key] = whatif.metric("fid", {steps = classifier_steps})
+    fids[key]:fit(data, {seed = seed})
+  end
+  return fids[key]
+end
+
 local levels = {minimal = 0, high = 2}
 
 -- `opts.pairs` fixed-noise pairs "minimal" vs "high lesion load" (seeds 101, 102, ...) at guidance
