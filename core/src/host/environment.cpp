@@ -131,7 +131,7 @@ std::string onednn(const CpuFlags& cpu) {
 std::string openmp_wait() {
   if (const char* policy = std::getenv("OMP_WAIT_POLICY")) return std::string(policy);
   if (const char* spin = std::getenv("GOMP_SPINCOUNT")) return "GOMP_SPINCOUNT=" + std::string(spin);
-  return "default (spin, then sleep)";
+  return "libgomp default (spin, then sleep); whatif run sets PASSIVE";
 }
 
 }  // namespace
