@@ -66,10 +66,11 @@ fuzz:
 # folder. LibTorch itself is not instrumented; sentencepiece's tests (test_text) are left out.
 SANITIZE_BUILD ?= build-sanitize
 SANITIZE_TESTS := test_registry test_lua test_data test_train test_results test_nn test_text_metrics
+SANITIZE_PLUGINS := whatif-plugin-denoisers whatif-plugin-encoders whatif-plugin-schedules whatif-plugin-samplers
 test-sanitize: deps
 	cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWHATIF_SANITIZE=ON -DWHATIF_BUILD_BENCH=OFF
-	cmake --build $(SANITIZE_BUILD) -j$(JOBS) --target $(SANITIZE_TESTS)
-	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=0:alloc_dealloc_mismatch=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	cmake --build $(SANITIZE_BUILD) -j$(JOBS) --target $(SANITIZE_TESTS) $(SANITIZE_PLUGINS)
+	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=0:alloc_dealloc_mismatch=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/sanitize/ubsan.supp \
 	  ctest --output-on-failure -j$(JOBS) -R '^($(shell echo $(SANITIZE_TESTS) | tr ' ' '|'))$$'
 
 

@@ -158,6 +158,9 @@ Volume crop_or_pad(const Volume& volume, const std::array<std::int64_t, 3>& size
   std::vector<std::int64_t> shape(dims);
   std::array<double, 3> start_index{0, 0, 0};
   std::vector<at::indexing::TensorIndex> src, dst;
+  // Reserved: moving a TensorIndex (when a vector grows) reads a member its constructor left unset.
+  src.reserve(static_cast<std::size_t>(dims));
+  dst.reserve(static_cast<std::size_t>(dims));
   for (int t = 0; t < dims; ++t) {  // tensor axis t holds physical axis dims-1-t
     const int a = dims - 1 - t;
     const std::int64_t n = old_size[a], m = size[a];

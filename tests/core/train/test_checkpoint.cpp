@@ -33,6 +33,7 @@ bool bit_equal(const at::Tensor& a, const at::Tensor& b) {
   if (!a.defined() || !b.defined() || a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes())
     return false;
   const at::Tensor ca = a.contiguous(), cb = b.contiguous();
+  if (ca.numel() == 0) return true;  // no bytes (and data_ptr may be null)
   return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.numel() * ca.element_size()) == 0;
 }
 
