@@ -14,14 +14,13 @@ Training step as in MONAI's DDPM tutorials: integer timesteps, linear beta sched
 op in bf16 as MONAI runs it (no fp32 norms or softmax, unlike unet3d.py). Prints `name value`
 lines in the protocol of bench/python/unet3d.py.
 """
-import argparse
 import math
-import resource
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from peer import arguments, peak_rss_mb, time_training
 
 MONAI_PARAMS = 2_920_289
 NORM_EPS = 1e-6
@@ -254,29 +253,14 @@ def train_step(net, opt, schedule, batch, size, dtype):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=2)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    args = arguments()
     params = count_parameters(DiffusionModelUNet())
     assert params == MONAI_PARAMS, f"{params} parameters, MONAI's configuration has {MONAI_PARAMS}"
     print(f"python_monai_config_params {params}", flush=True)
     schedule = DDPMSchedule()
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        net = DiffusionModelUNet().to(dtype)
-        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-        for _ in range(2):
-            train_step(net, opt, schedule, args.batch, args.size, dtype)
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            train_step(net, opt, schedule, args.batch, args.size, dtype)
-        ms = (time.perf_counter() - start) / args.steps * 1000
-        print(f"python_monai_config_train_step_{name} {ms:.1f}", flush=True)
-    print(f"python_monai_config_peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+    time_training("python_monai_config", DiffusionModelUNet,
+                  lambda net, opt, dtype: train_step(net, opt, schedule, args.batch, args.size, dtype), args)
+    print(f"python_monai_config_peak_rss_mb {peak_rss_mb():.0f}")
 
 
 if __name__ == "__main__":

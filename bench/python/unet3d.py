@@ -4,14 +4,13 @@ Same architecture as plugins/denoisers (unet: channels 32-64-64, one res-block p
 self-attention at the lowest level, one bottleneck block), same v-prediction loss and AdamW step.
 Run by bench_unet3d with Debian's /usr/bin/python3 (python3-torch); prints `python_<name> <ms>`.
 """
-import argparse
 import math
-import resource
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from peer import arguments, peak_rss_mb, time_training
 
 
 def sinusoidal(values, dim, max_period=100.0):
@@ -138,25 +137,10 @@ def train_step(net, opt, batch, size, dtype):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=2)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        net = UNet3D().to(dtype)
-        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-        for _ in range(2):
-            train_step(net, opt, args.batch, args.size, dtype)
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            train_step(net, opt, args.batch, args.size, dtype)
-        ms = (time.perf_counter() - start) / args.steps * 1000
-        print(f"python_unet3d_train_step_{name} {ms:.1f}", flush=True)
-    print(f"python_peak_rss_mb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+    args = arguments()
+    time_training("python_unet3d", UNet3D, lambda net, opt, dtype: train_step(net, opt, args.batch, args.size, dtype),
+                  args)
+    print(f"python_peak_rss_mb {peak_rss_mb():.0f}")
 
 
 if __name__ == "__main__":
