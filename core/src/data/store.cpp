@@ -523,9 +523,10 @@ StoreReader::StoreReader(const std::string& path) : impl_(std::make_unique<Impl>
   s.path = path;
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw Error(path + ": no such store file");
+  // The seal reads the whole file and needs no HDF5: checked before taking the library's lock.
+  check_seal(path, "write it again with whatif data synth/import");
   std::lock_guard<std::mutex> lock(hdf5_mutex());
   try {
-    check_seal(path, "write it again with whatif data synth/import");
     if (H5Fis_hdf5(path.c_str()) <= 0) s.fail("not an HDF5 file (or truncated)");
     try {
       s.file = H5::H5File(path, H5F_ACC_RDONLY);
