@@ -12,6 +12,7 @@
 local cf = require "counterfactual"
 
 local p = whatif.params{
+  seeds = {1},
   subjects = 32, size = 32, dims = 3, steps = 1500, vae_steps = 1500, batch = 4, lr = 1e-3,
   vae_lr = 5e-4, sample_steps = 50, pairs = 4, delta = 0.1, guidance = 2.0, bf16 = true,
   classifier_steps = 300, downsample = 4, spaces = {"pixel", "haar", "kl-vae"},
@@ -48,7 +49,7 @@ end
 whatif.experiment{
   name = "latent_vs_pixel",
   arms = whatif.grid{space = p.spaces, schedule = p.schedules},
-  seeds = {1},
+  seeds = p.seeds,
   run = function(arm, ctx)
     local enc, channels = encoder(arm.space, ctx.seed)
     local schedule = arm.schedule == "cosine" and whatif.schedule("cosine")

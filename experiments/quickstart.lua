@@ -6,11 +6,12 @@
 local cf = require "counterfactual"
 
 local p = whatif.params{
+  seeds = {1},
   subjects = 24, size = 32, dims = 2, steps = 600, batch = 16, lr = 2e-3,
   sample_steps = 40, guidance = 2.0, pairs = 8, delta = 0.3,
   presets = {
     smoke = {subjects = 2, steps = 3, batch = 2, sample_steps = 2, pairs = 1},
-    small = {subjects = 48, steps = 2000},
+    small = {subjects = 48, steps = 2000, seeds = {1, 2, 3}},
     paper = {subjects = 400, size = 128, dims = 3, steps = 200000, batch = 4, sample_steps = 100},
   },
 }
@@ -21,7 +22,7 @@ local data = whatif.dataset("synthetic-brain", {task = "ms", subjects = p.subjec
 whatif.experiment{
   name = "quickstart",
   arms = {{space = "pixel"}},
-  seeds = {1},
+  seeds = p.seeds,
   run = function(arm, ctx)
     local text = whatif.text("transformer", {width = 64, layers = 1, heads = 4, vocab_size = 64})
     local model = whatif.diffusion{
@@ -45,8 +46,10 @@ whatif.experiment{
                                                  seed = 1000 * ctx.seed + i, guidance = p.guidance,
                                                  steps = p.sample_steps}
       if i == 1 then
-        ctx:sample("minimal", minimal, "prompt: minimal lesion load")
-        ctx:sample("high", high, "prompt: high lesion load; same noise as minimal")
+        ctx:sample("minimal", minimal, {note = "prompt: minimal lesion load", geometry = data})
+        ctx:sample("high", high, {note = "prompt: high lesion load; same noise as minimal", geometry = data,
+                                  truth = "the benchmark's real twins of these levels differ only by added " ..
+                                          "T1-dark lesions in white matter, nowhere brighter"})
       end
       local d, b = cf.darkening(minimal, high, p.delta)
       darker, brighter = darker + d / p.pairs, brighter + b / p.pairs

@@ -7,11 +7,12 @@
 local cf = require "counterfactual"
 
 local p = whatif.params{
+  seeds = {1},
   subjects = 24, size = 32, dims = 2, steps = 1500, batch = 16, lr = 2e-3,
   guidance = 2.0, pairs = 8, delta = 0.3, classifier_steps = 300, max_sample_steps = 1000,
   presets = {
     smoke = {subjects = 2, steps = 3, batch = 2, pairs = 1, classifier_steps = 2, max_sample_steps = 2},
-    small = {subjects = 48, steps = 2000},
+    small = {subjects = 48, steps = 2000, seeds = {1, 2}},
     paper = {subjects = 400, size = 128, dims = 3, steps = 200000, batch = 4},
   },
 }
@@ -53,7 +54,7 @@ whatif.experiment{
   name = "sampler_efficiency",
   arms = {arm("ddpm", 1000), arm("ddim", 50), arm("ddim", 25), arm("dpmpp-2m", 20),
           arm("dpmpp-2m", 10), arm("heun", 10), arm("euler", 20)},
-  seeds = {1},
+  seeds = p.seeds,
   run = function(a, ctx)
     local steps = math.min(a.steps, p.max_sample_steps)  -- the smoke preset samples 2 steps
     local model = build(whatif.sampler(a.sampler))

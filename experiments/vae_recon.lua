@@ -12,12 +12,13 @@
 -- The `small` preset (one arm, L1 + KL, 2× downsampling) is the VAE that
 -- `latent_vs_pixel.lua --preset small` trains too: same options, data, seed and steps.
 local p = whatif.params{
+  seeds = {1},
   subjects = 32, heldout = 8, size = 32, dims = 3, steps = 1500, batch = 4, lr = 5e-4, bf16 = false,
   ms_ssim_weights = {0.0, 0.5}, l2_weights = {0.0}, downsample = 4,
   logvar_init = 0.0, hard_weight = 0.0, hard_fraction = 0.01,
   presets = {
     smoke = {subjects = 2, heldout = 1, dims = 2, steps = 2, batch = 2},
-    small = {steps = 800, ms_ssim_weights = {0.0}, downsample = 2},
+    small = {steps = 800, ms_ssim_weights = {0.0}, downsample = 2, seeds = {1, 2}},
     paper = {subjects = 400, heldout = 40, size = 128, steps = 100000},
   },
 }
@@ -30,7 +31,7 @@ local train, test = brain(p.subjects, 0), brain(p.heldout, 1000)
 whatif.experiment{
   name = "vae_recon",
   arms = whatif.grid{ms_ssim_weight = p.ms_ssim_weights, l2_weight = p.l2_weights},
-  seeds = {1},
+  seeds = p.seeds,
   run = function(arm, ctx)
     local vae = whatif.encoder("kl-vae", {spatial_dims = p.dims, downsample = p.downsample,
                                           groups = 0, data_range = 1.0, ms_ssim_weight = arm.ms_ssim_weight,

@@ -29,7 +29,7 @@ function M.judges(data, seed, opts)
     local effect = whatif.metric("effectiveness", {delta = opts.delta})
     local real = alignment:fit(data, {seed = seed})
     for k, v in pairs(effect:fit(data)) do real[k] = v end
-    judges[key] = {alignment = alignment, effect = effect, real = real}
+    judges[key] = {alignment = alignment, effect = effect, real = real, data = data}
   end
   return judges[key]
 end
@@ -50,22 +50,21 @@ local levels = {minimal = 0, high = 2}
 
 -- `opts.pairs` fixed-noise pairs "minimal" vs "high lesion load" (seeds 101, 102, ...) at guidance
 -- `opts.guidance` with `opts.steps` sampler steps (and `opts.decode_tile` when set), judged by
--- `j` (M.judges). Stores the first pair as samples of `ctx`. Returns the metrics table; the
--- darkening fractions are taken at `opts.delta` (the brighter fraction is the noise floor).
+-- `j` (M.judges). Stores the first pair as samples of `ctx`, on the dataset's grid, with the change
+-- real twins show as their ground truth. Returns the metrics table; the darkening fractions are
+-- taken at `opts.delta` (the brighter fraction is the noise floor).
 function M.evaluate(model, j, ctx, opts)
   j.alignment:reset()
   j.effect:reset()
   local preservation = whatif.metric("subject-preservation", {data_range = 1})
   local darker, brighter = 0, 0
+  local first
   local start = whatif.clock()
   for i = 1, opts.pairs do
     local minimal, high = model:counterfactual{prompts = {"minimal lesion load", "high lesion load"},
                                                seed = 100 + i, guidance = opts.guidance, steps = opts.steps,
                                                decode_tile = opts.decode_tile or 0}
-    if i == 1 then
-      ctx:sample("minimal", minimal, "prompt: minimal lesion load")
-      ctx:sample("high", high, ("prompt: high lesion load; w = %g, same noise as minimal"):format(opts.guidance))
-    end
+    if i == 1 then first = {minimal, high} end
     preservation:update{generated = high, source = minimal}
     j.alignment:update{generated = minimal, attributes = {level = levels.minimal}}
     j.alignment:update{generated = high, attributes = {level = levels.high}}
@@ -76,6 +75,12 @@ function M.evaluate(model, j, ctx, opts)
   end
   local seconds = whatif.clock() - start
   local kept, aligned, effect = preservation:compute(), j.alignment:compute(), j.effect:compute()
+  ctx:sample("minimal", first[1], {note = "prompt: minimal lesion load", geometry = j.data})
+  ctx:sample("high", first[2], {
+    note = ("prompt: high lesion load; w = %g, same noise as minimal"):format(opts.guidance),
+    truth = ("real twins of levels minimal and high differ by %.2f ml of lesion (mean over the dataset's twins)")
+      :format(effect.effectiveness_expected_ml),
+    geometry = j.data})
   return {subject_ms_ssim = kept.source_ms_ssim, subject_psnr = kept.source_psnr,
           text_alignment = aligned.text_alignment,
           classifier_heldout_accuracy = aligned.classifier_heldout_accuracy,

@@ -144,10 +144,12 @@ class PairViewer {
     this.captions = this.canvases.map(() => el('figcaption'));
     this.buttons = SLICE_TYPES.map(([label, type]) => el('button', { type: 'button', onclick: () => this.setSliceType(type) }, label));
     this.stats = el('p', { class: 'stats' });
+    this.truth = el('p', { class: 'truth' });
     container.append(
       el('div', { class: 'toolbar' }, title ? el('span', {}, title) : null, this.buttons),
-      el('div', { class: 'triple' }, this.canvases.map((c, i) => el('figure', {}, c, this.captions[i]))),
-      this.stats);
+      // Niivue sizes a canvas to its parent: a square frame, so the caption stays below it.
+      el('div', { class: 'triple' }, this.canvases.map((c, i) => el('figure', {}, el('div', { class: 'frame' }, c), this.captions[i]))),
+      this.truth, this.stats);
     this.ready = this.attach();
   }
 
@@ -200,8 +202,14 @@ class PairViewer {
     this.captions[0].textContent = `factual: ${noted(factual)}`;
     this.captions[1].textContent = `counterfactual: ${noted(counterfactual)}`;
     this.captions[2].textContent = `${counterfactual.name} − ${factual.name}`;
+    // The change the counterfactual should show, as the run recorded it (ctx:sample's truth).
+    const truth = counterfactual.truth || factual.truth;
+    // (Playground pairs carry no truth field: nothing is known beyond the typed prompts.)
+    this.truth.textContent = truth ? `ground truth: ${truth}` : 'truth' in counterfactual ? 'ground truth: not recorded by the run' : '';
+    const voxels = counterfactual.spacing ? `${counterfactual.spacing.map(fmt).join(' × ')} mm voxels`
+                                          : '1 mm voxels (the run recorded no grid for this sample)';
     this.stats.textContent = `max |difference| ${fmt(maxAbs)}; voxels changed by more than 10 % of the intensity range: ` +
-      `${changed} of ${diff.img.length} (${fmt((100 * changed) / diff.img.length)} %); shape ${factual.shape.join('×')}, 1 mm voxels (runs do not record sample geometry).`;
+      `${changed} of ${diff.img.length} (${fmt((100 * changed) / diff.img.length)} %); shape ${factual.shape.join('×')}, ${voxels}.`;
     this.setSliceType(factual.shape.length === 2 || factual.shape[0] === 1 ? 'sliceTypeAxial' : 'sliceTypeMultiplanar');
     return { maxAbs };
   }
@@ -295,6 +303,7 @@ async function drawReport() {
     const views = samples.viewer.pixels();
     whatifCheck.viewers = views;
     whatifCheck.overlay = { max_abs_difference: maxAbs, coloured_pixels: views[2].coloured - views[0].coloured };
+    whatifCheck.samples_text = { truth: samples.viewer.truth.textContent, stats: samples.viewer.stats.textContent };
   }
 }
 

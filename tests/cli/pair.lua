@@ -1,6 +1,7 @@
 -- A tiny text-conditioned 3D model per guidance weight, for the HTML report and `whatif serve`
 -- tests: each arm saves its model, stores a fixed-noise pair (factual first, counterfactual last)
--- and a loss curve, so the page has a metric plot, curves and volumes whose twins differ.
+-- and a loss curve, so the page has a metric plot, curves and volumes whose twins differ; the
+-- samples carry the dataset's grid (once as the dataset, once as its geometry table) and a truth.
 local p = whatif.params{steps = 6, sample_steps = 4, seed = 7}
 local data = whatif.dataset("synthetic-brain", {task = "ms", subjects = 2, size = 32, dims = 3, text = "prompt"})
 whatif.experiment{
@@ -23,8 +24,9 @@ whatif.experiment{
     local factual, counterfactual = model:counterfactual{prompts = {"minimal lesion load", "high lesion load"},
                                                          seed = p.seed, guidance = arm.guidance,
                                                          steps = p.sample_steps}
-    ctx:sample("factual", factual)
-    ctx:sample("counterfactual", counterfactual)
+    ctx:sample("factual", factual, {note = "prompt: minimal lesion load", geometry = data})
+    ctx:sample("counterfactual", counterfactual,
+               {note = "prompt: high lesion load", truth = "lesions grow (level 0 to 2)", geometry = data:geometry()})
     return {loss = fit.losses[#fit.losses], difference = (counterfactual - factual):abs():mean()}
   end,
 }

@@ -57,6 +57,12 @@ expect 1 "expected a finite number, got 'high'" -- "$whatif" run "$here/ok.lua" 
 expect 1 "expected a finite number, got 'nan'" -- "$whatif" run "$here/ok.lua" --set snr=nan --out "$work/run5"
 expect 1 "unknown preset" -- "$whatif" run "$here/ok.lua" --preset paper --out "$work/run5"
 expect 0 "attributes ok" -- "$whatif" run "$here/attributes.lua" --out "$work/run7"
+# ctx:sample's options: a dataset's grid is taken, a wrong one is refused with its reason.
+expect 0 "grid spacing [0-9.]+ [0-9.]+ [0-9.]+" -- "$whatif" run "$here/sample_geometry.lua" --out "$work/geo-ok"
+expect 1 "ctx:sample\('x'\): geometry spacing must be positive" -- "$whatif" run "$here/sample_geometry.lua" --set op=spacing --out "$work/geo1"
+expect 1 "ctx:sample\('x'\): unknown field 'geometri' \(note, truth, geometry\)" -- "$whatif" run "$here/sample_geometry.lua" --set op=field --out "$work/geo2"
+expect 1 "ctx:sample\('x'\): geometry must be a dataset or" -- "$whatif" run "$here/sample_geometry.lua" --set op=kind --out "$work/geo3"
+expect 1 "ctx:sample\('x'\): geometry direction is singular" -- "$whatif" run "$here/sample_geometry.lua" --set op=direction --out "$work/geo4"
 expect_one_line_error 1 -- "$whatif" run "$work/missing.lua"
 expect 2 "threads" -- "$whatif" run "$here/ok.lua" --threads many
 expect 2 "unrecognised option|unrecognized option" -- "$whatif" run "$here/ok.lua" --frobnicate

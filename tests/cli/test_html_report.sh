@@ -39,7 +39,21 @@ stored = h5py.File(f"{run}/pair-guidance=3.0-seed1.h5")["samples/counterfactual"
 nifti = np.asarray(nibabel.load(f"{run}/volumes/pair-guidance=3.0-seed1/counterfactual.nii.gz").dataobj)
 assert nifti.transpose(2, 1, 0).shape == stored.shape, (nifti.shape, stored.shape)
 assert np.array_equal(nifti.transpose(2, 1, 0), stored)
+# ... on the dataset's grid: the affine nibabel reads equals the one the saved model's data record
+# implies (LPS geometry → RAS affine), and it is not the 1 mm default.
+import json
+data = json.loads(h5py.File(f"{run}/model-w3.h5").attrs["data"])["geometry"]
+d = np.array(data["direction"]).reshape(3, 3)
+lps = np.eye(4); lps[:3, :3] = d * np.array(data["spacing"]); lps[:3, 3] = data["origin"]
+expected = np.diag([-1, -1, 1, 1]) @ lps
+for side in ("factual", "counterfactual"):
+    affine = nibabel.load(f"{run}/volumes/pair-guidance=3.0-seed1/{side}.nii.gz").affine
+    assert np.allclose(affine, expected, atol=1e-4), (side, affine, expected)
+assert not np.allclose(np.array(data["spacing"]), 1.0), data
+print("sample affine = dataset grid:", np.round(np.diag(expected)[:3], 3), "mm")
 PY
+checks=$((checks + 1))
+grep -q "ground truth: lesions grow (level 0 to 2)" "$run/report.md" || fail "report.md does not print the sample's ground truth"
 echo "page: $(stat -c %s "$run/report.html") bytes + report_files $(du -cb "$run"/report_files/* | tail -1 | cut -f1) bytes"
 
 result=$(node "$src/tests/web/check_page.js" "$chromium" "file://$run/report.html" "$shots/report.png" 60 \
@@ -60,6 +74,9 @@ if (c.viewers.length !== 3) bad.push(`${c.viewers.length} Niivue views, want 3`)
 for (const v of c.viewers) if (!(v.variance > 20)) bad.push(`Niivue ${v.role} view is blank (pixel variance ${v.variance})`);
 if (!c.overlay || !(c.overlay.max_abs_difference > 0)) bad.push("the twins do not differ: nothing to overlay");
 else if (!(c.overlay.coloured_pixels > 100)) bad.push(`difference overlay not visible (${c.overlay && c.overlay.coloured_pixels} coloured pixels)`);
+const text = c.samples_text || {};
+if (!/^ground truth: lesions grow/.test(text.truth || "")) bad.push(`the ground truth is not shown beside the views: "${text.truth}"`);
+if (!/\d × [\d.]+ × [\d.]+ mm voxels/.test(text.stats || "") || /1 mm voxels/.test(text.stats)) bad.push(`the voxel size shown is not the dataset grid: "${text.stats}"`);
 if (bad.length) { console.log("FAIL: " + bad.join("\nFAIL: ")); process.exit(1); }
 console.log(`draw: ${r.draw_seconds} s; views: ${c.views.map((v) => v.marks).join(",")} marks; ` +
             `viewer variance: ${c.viewers.map((v) => v.variance.toFixed(0)).join(",")}; overlay pixels: ${c.overlay.coloured_pixels}`);

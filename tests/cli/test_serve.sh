@@ -91,6 +91,12 @@ for side in ("factual", "counterfactual"):
     print(f"{side}: max |served - model:counterfactual| = {diff}")
     assert diff <= 1e-6, diff
 assert np.abs(stored["factual"][()] - stored["counterfactual"][()]).max() > 0, "twins identical: the test would prove nothing"
+# The served volumes sit on the saved model's training grid, as the report's samples do.
+data = json.loads(h5py.File(f"{run}/model-w3.h5").attrs["data"])["geometry"]
+for side in ("factual", "counterfactual"):
+    image = nibabel.Nifti1Image.from_bytes(gzip.decompress(base64.b64decode(answer[side]["nifti"])))
+    assert np.allclose(image.header.get_zooms(), data["spacing"], atol=1e-5), (image.header.get_zooms(), data["spacing"])
+    assert np.allclose(answer[side]["spacing"], data["spacing"]), answer[side]["spacing"]
 PY
 
 # Malformed requests: 4xx with a message, and the server goes on.

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "lua/convert.hpp"
+#include "lua/geometry_binding.hpp"
 #include "lua/module.hpp"
 #include "lua/tensor_binding.hpp"
 #include "model/requests.hpp"
@@ -195,6 +196,19 @@ int dataset_size(lua_State* L) {
   return 1;
 }
 
+// dataset:geometry([i]) → {spacing = {x, y, z}, origin = {x, y, z}, direction = {9 numbers}} of
+// example i (1-based, default 1), in mm and ITK's LPS convention.
+int dataset_geometry(lua_State* L) {
+  const auto dataset = check_dataset(L, 1, "geometry");
+  const lua_Integer i = luaL_optinteger(L, 2, 1);
+  if (i < 1 || i > dataset->size())
+    throw Error("dataset:geometry(" + std::to_string(i) + "): the dataset has " + std::to_string(dataset->size()) +
+                " examples (1-based)");
+  const Example e = dataset->get(i - 1);
+  push_geometry(L, data::Geometry{e.spacing, e.origin, e.direction});
+  return 1;
+}
+
 }  // namespace
 
 void push_component(lua_State* L, std::shared_ptr<Component> component) {
@@ -250,6 +264,7 @@ void open_components(lua_State* L) {
                                      {"decode", guarded<encoder_pass<false>>},
                                      {"images", guarded<dataset_images>},
                                      {"size", guarded<dataset_size>},
+                                     {"geometry", guarded<dataset_geometry>},
                                      {nullptr, nullptr}};
   luaL_newmetatable(L, kComponentMeta);
   lua_pushcfunction(L, component_gc);

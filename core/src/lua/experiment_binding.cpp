@@ -4,12 +4,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "lua/convert.hpp"
+#include "lua/geometry_binding.hpp"
 #include "lua/tensor_binding.hpp"
 #include "lua/module.hpp"
 #include "lua/sandbox.hpp"
@@ -140,13 +142,41 @@ int ctx_curve(lua_State* L) {
   return 0;
 }
 
-// ctx:sample(name, tensor [, note]) — a sample volume kept in the result file (float32), with an
-// optional line saying what it shows (its prompt, the true change), which the reports print.
+// ctx:sample(name, tensor [, note | {note = s, truth = s, geometry = dataset | {spacing=, ...}}]) —
+// a sample volume kept in the result file (float32). `note` says what it shows (its prompt),
+// `truth` the ground-truth change it should show, `geometry` where its grid sits (a dataset gives
+// its first example's grid); the reports print the texts and the exported NIfTI carries the grid.
 int ctx_sample(lua_State* L) {
   ArmResult& arm = current_arm(L);
   const std::string name = luaL_checkstring(L, 2);
-  arm.samples.emplace_back(name, check_tensor(L, 3).detach().to(at::kFloat).contiguous());
-  if (!lua_isnoneornil(L, 4)) arm.sample_notes[name] = luaL_checkstring(L, 4);
+  const std::string what = "ctx:sample('" + name + "')";
+  const at::Tensor tensor = check_tensor(L, 3).detach().to(at::kFloat).contiguous();
+  std::string note, truth;
+  std::optional<data::Geometry> geometry;
+  if (lua_type(L, 4) == LUA_TSTRING) {
+    note = lua_tostring(L, 4);
+  } else if (lua_istable(L, 4)) {
+    lua_pushnil(L);
+    while (lua_next(L, 4)) {
+      const std::string key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+      if (key == "geometry") {
+        geometry = to_geometry(L, -1, what);
+      } else if (key == "note" || key == "truth") {
+        if (lua_type(L, -1) != LUA_TSTRING) throw Error(what + ": '" + key + "' must be a string");
+        (key == "note" ? note : truth) = lua_tostring(L, -1);
+      } else {
+        throw Error(what + ": unknown field '" + key + "' (note, truth, geometry)");
+      }
+      lua_pop(L, 1);
+    }
+  } else if (!lua_isnoneornil(L, 4)) {
+    throw Error(what + ": the third argument must be a note or {note =, truth =, geometry =}");
+  }
+  if (geometry && tensor.dim() < 2) throw Error(what + ": a geometry needs a 2D or 3D image");
+  arm.samples.emplace_back(name, tensor);
+  if (!note.empty()) arm.sample_notes[name] = note;
+  if (!truth.empty()) arm.sample_truths[name] = truth;
+  if (geometry) arm.sample_geometry[name] = *geometry;
   return 0;
 }
 

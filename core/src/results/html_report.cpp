@@ -59,10 +59,18 @@ nlohmann::json export_samples(const std::string& dir, const ArmResult& arm) {
     if (!image.defined()) continue;
     fs::create_directories(folder);
     const std::string file = file_stem(name) + ".nii.gz";
-    const std::string bytes = write_sample_nifti(image, (folder / file).string());
-    const auto note = arm.sample_notes.find(name);
+    const auto geometry = arm.sample_geometry.find(name);
+    const bool placed = geometry != arm.sample_geometry.end();
+    const data::Geometry grid = placed ? geometry->second : data::Geometry{};
+    const std::string bytes = write_sample_nifti(image, grid, (folder / file).string());
+    const auto text = [&](const std::map<std::string, std::string>& texts) {
+      const auto it = texts.find(name);
+      return it == texts.end() ? std::string() : it->second;
+    };
     volumes.push_back({{"name", name},
-                       {"note", note == arm.sample_notes.end() ? std::string() : note->second},
+                       {"note", text(arm.sample_notes)},
+                       {"truth", text(arm.sample_truths)},
+                       {"spacing", placed ? nlohmann::json(grid.spacing) : nlohmann::json(nullptr)},
                        {"file", (fs::path("volumes") / arm.id / file).generic_string()},
                        {"shape", image.sizes().vec()},
                        {"nifti", base64(bytes)}});

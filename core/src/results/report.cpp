@@ -271,8 +271,26 @@ std::string write_report(const std::string& dir) {
     md << "`" << first->id << "`, left to right: ";
     for (std::size_t i = 0; i < layout.panels.size(); ++i) md << (i ? " | " : "") << layout.panels[i];
     md << "\n\n![" << first->id << "](" << file << ")\n\n";
-    for (const auto& [name, note] : first->sample_notes) md << "- " << name << ": " << note << "\n";
-    if (!first->sample_notes.empty()) md << "\n";
+    bool listed = false;
+    for (const auto& [name, tensor] : first->samples) {
+      const auto note = first->sample_notes.find(name);
+      const auto truth = first->sample_truths.find(name);
+      const auto grid = first->sample_geometry.find(name);
+      if (note == first->sample_notes.end() && truth == first->sample_truths.end() && grid == first->sample_geometry.end())
+        continue;
+      std::vector<std::string> parts;
+      if (note != first->sample_notes.end()) parts.push_back(note->second);
+      if (truth != first->sample_truths.end()) parts.push_back("ground truth: " + truth->second);
+      if (grid != first->sample_geometry.end()) {
+        const auto& sp = grid->second.spacing;
+        parts.push_back("voxels " + number(sp[0]) + " × " + number(sp[1]) + " × " + number(sp[2]) + " mm");
+      }
+      md << "- " << name << ":";
+      for (std::size_t i = 0; i < parts.size(); ++i) md << (i ? " — " : " ") << parts[i];
+      md << "\n";
+      listed = true;
+    }
+    if (listed) md << "\n";
   }
   md << "\n## Provenance (first arm)\n\n";
   for (const auto& key : {"whatif", "commit", "libtorch", "blas", "cpu", "aten kernels", "cpu capability", "onednn",

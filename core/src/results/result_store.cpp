@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "results/geometry_json.hpp"
 #include "train/checkpoint.hpp"
 #include "util/hash.hpp"
 #include "whatif/registry/error.hpp"
@@ -30,6 +31,12 @@ void write_arm(const std::string& dir, const ArmResult& arm) {
   // HDF5 lists a group's members by name; the order the script stored them in is kept here.
   c.strings["sample_order"] = sample_order.dump();
   if (!arm.sample_notes.empty()) c.strings["sample_notes"] = nlohmann::json(arm.sample_notes).dump();
+  if (!arm.sample_truths.empty()) c.strings["sample_truths"] = nlohmann::json(arm.sample_truths).dump();
+  if (!arm.sample_geometry.empty()) {
+    nlohmann::json geometry = nlohmann::json::object();
+    for (const auto& [name, g] : arm.sample_geometry) geometry[name] = geometry_json(g);
+    c.strings["sample_geometry"] = geometry.dump();
+  }
   c.strings["format"] = "whatif-arm-1";
   c.strings["id"] = arm.id;
   c.strings["config"] = arm.config_json;
@@ -86,10 +93,19 @@ ArmResult read_arm(const std::string& path, bool with_samples) {
         std::stable_sort(arm.samples.begin(), arm.samples.end(),
                          [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
       }
-      const auto notes = nlohmann::json::parse(string("sample_notes"), nullptr, false);
-      if (notes.is_object())
-        for (const auto& [name, note] : notes.items())
-          if (note.is_string()) arm.sample_notes[name] = note.get<std::string>();
+      for (auto [key, texts] : {std::pair{"sample_notes", &arm.sample_notes}, std::pair{"sample_truths", &arm.sample_truths}}) {
+        const auto parsed_texts = nlohmann::json::parse(string(key), nullptr, false);
+        if (parsed_texts.is_object())
+          for (const auto& [name, text] : parsed_texts.items())
+            if (text.is_string()) (*texts)[name] = text.get<std::string>();
+      }
+      // Geometry decides where a sample sits in space: a malformed record is an error, not 1 mm.
+      const auto geometry = nlohmann::json::parse(string("sample_geometry"), nullptr, false);
+      if (geometry.is_object())
+        for (const auto& [name, g] : geometry.items())
+          arm.sample_geometry[name] = geometry_from_json(g, path + ": sample '" + name + "'");
+      else if (!string("sample_geometry").empty())
+        throw Error(path + ": its sample_geometry record is not a JSON object; rerun the arm with --fresh");
     }
   return arm;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "whatif/data/volume.hpp"
 #include "whatif/tensor.hpp"
 
 namespace whatif {
@@ -25,7 +26,9 @@ struct ArmResult {
   std::map<std::string, double> metrics;
   std::map<std::string, std::vector<double>> curves;
   NamedTensors samples;
-  std::map<std::string, std::string> sample_notes;  // what a sample shows (its prompt, the true change)
+  std::map<std::string, std::string> sample_notes;   // what a sample shows (its prompt)
+  std::map<std::string, std::string> sample_truths;  // the ground-truth change it should show
+  std::map<std::string, data::Geometry> sample_geometry;  // its grid (absent: 1 mm at the origin)
   double started = 0, finished = 0;  // seconds since the epoch
 };
 

@@ -23,22 +23,23 @@ at::Tensor sample_image(const at::Tensor& sample) {
   return x.contiguous();
 }
 
-std::string write_sample_nifti(const at::Tensor& image, const std::string& path) {
+std::string write_sample_nifti(const at::Tensor& image, const data::Geometry& geometry, const std::string& path) {
   data::Volume v;
   v.voxels = image.contiguous();
+  v.geometry = geometry;
   data::write_volume(v, path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot read back the volume just written");
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-std::string sample_nifti_bytes(const at::Tensor& image) {
+std::string sample_nifti_bytes(const at::Tensor& image, const data::Geometry& geometry) {
   static std::atomic<std::uint64_t> counter{0};
   const fs::path path = fs::temp_directory_path() /
                         ("whatif-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".nii.gz");
   std::string bytes;
   try {
-    bytes = write_sample_nifti(image, path.string());
+    bytes = write_sample_nifti(image, geometry, path.string());
   } catch (...) {
     std::error_code ignored;
     fs::remove(path, ignored);

@@ -44,9 +44,10 @@ std::int64_t integer(const nlohmann::json& j, const std::string& field, std::int
 }
 
 // A pair volume for the page: the image as .nii.gz in base64, as the report embeds samples.
-nlohmann::json volume_json(const std::string& name, const at::Tensor& volumes) {
+nlohmann::json volume_json(const std::string& name, const at::Tensor& volumes, const data::Geometry& grid) {
   const at::Tensor image = sample_image(volumes);
-  return {{"name", name}, {"shape", image.sizes().vec()}, {"nifti", base64(sample_nifti_bytes(image))}};
+  return {{"name", name}, {"shape", image.sizes().vec()}, {"spacing", grid.spacing},
+          {"nifti", base64(sample_nifti_bytes(image, grid))}};
 }
 
 }  // namespace
@@ -206,8 +207,8 @@ void Playground::work() {
     nlohmann::json factual, counterfactual;
     try {
       const Pair pair = model(job->model)->counterfactual(job->request);
-      factual = volume_json("factual", pair.factual.volumes);
-      counterfactual = volume_json("counterfactual", pair.counterfactual.volumes);
+      factual = volume_json("factual", pair.factual.volumes, job->model.geometry);
+      counterfactual = volume_json("counterfactual", pair.counterfactual.volumes, job->model.geometry);
     } catch (const std::exception& e) {
       error = e.what();
     }

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "results/geometry_json.hpp"
 #include "train/checkpoint.hpp"
 #include "whatif/model_family.hpp"
 #include "whatif/registry/error.hpp"
@@ -112,6 +113,10 @@ std::vector<SavedModel> find_saved_models(const std::string& run_dir) {
       m.image_shape = nlohmann::json::parse(c.strings.at("image_shape")).get<std::vector<std::int64_t>>();
     const auto config = nlohmann::json::parse(c.strings.at("config"));
     m.text = config.contains("text") && !config["text"].is_null();
+    if (c.strings.count("data")) {
+      const auto data = nlohmann::json::parse(c.strings.at("data"), nullptr, false);
+      if (data.is_object() && data.contains("geometry")) m.geometry = geometry_from_json(data["geometry"], path.string());
+    }
     models.push_back(std::move(m));
   }
   std::sort(models.begin(), models.end(), [](const SavedModel& a, const SavedModel& b) { return a.id < b.id; });

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "whatif/data/volume.hpp"
 #include "whatif/model.hpp"
 #include "whatif/registry/registry.hpp"
 
@@ -20,6 +21,7 @@ struct SavedModel {
   std::vector<std::string> attributes;      // attribute names it was trained on ({} = prompts)
   std::vector<std::int64_t> image_shape;    // [C, (D,) H, W]
   bool text = false;                        // has a text encoder (takes prompts)
+  data::Geometry geometry;                  // grid of its training data (1 mm at the origin if unrecorded)
 };
 
 // Saved models in `run_dir` and its arm folders (one level down), sorted by id.

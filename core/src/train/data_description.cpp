@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "results/geometry_json.hpp"
+
 namespace whatif {
 
 std::string describe_data(const Dataset& data) {
@@ -15,6 +17,8 @@ std::string describe_data(const Dataset& data) {
                      {"length_units", "mm"}};
   const std::string options = data.hyperparams().to_json();
   out["options"] = options.empty() ? nlohmann::json::object() : nlohmann::json::parse(options);
+  // The first example's grid: where what a model generates from this data sits in space.
+  if (data.size() > 0) out["geometry"] = geometry_json(data.get(0));
   return out.dump();
 }
 

@@ -7,7 +7,7 @@
 namespace whatif {
 
 // JSON: the dataset's kind/name/plugin/version, its options, its size, the intensity units it
-// reports and the length unit (mm).
+// reports, the length unit (mm) and the first example's grid (`geometry`, results/geometry_json.hpp).
 std::string describe_data(const Dataset& data);
 
 }  // namespace whatif
