@@ -48,7 +48,9 @@ void register_components(whatif::Registry& registry) {
        {"size", OptionType::Int, std::int64_t{32}, "32, 64 or 128"},
        {"dims", OptionType::Int, std::int64_t{3}, "3, or 2 for one axial slice"},
        {"seed", OptionType::Int, std::int64_t{0}, "random seed"},
-       {"text", OptionType::String, std::string("text"), "report (text) or short prompt (prompt)"},
+       {"text", OptionType::String, std::string("text"),
+        "report (text), short prompt (prompt), or progression: the prompt, a line break, the report "
+        "(what the autoregressive family trains on)"},
        {"templates", OptionType::String, std::string("/usr/share/mricron/templates"),
         "folder with ch2bet, aal and JHU-WhiteMatter-labels-1mm"}},
       [](const whatif::Options& o) {
@@ -71,7 +73,8 @@ void register_components(whatif::Registry& registry) {
        {"fov", OptionType::Double, 360.0, "field of view in mm, 340 to 480 (spacing = fov / size)"},
        {"seed", OptionType::Int, std::int64_t{0}, "random seed"},
        {"text", OptionType::String, std::string("text"),
-        "report (text), or prompt: the interpretation against the baseline (a baseline's impression)"}},
+        "report (text); prompt: the interpretation against the baseline (a baseline's impression); or "
+        "progression: the change in a few words, a line break, the interpretation (a baseline: its impression)"}},
       [](const whatif::Options& o) {
         whatif::data::ChestOptions c;
         c.modality = o.get_string("modality");

@@ -10,8 +10,8 @@ SyntheticBrainDataset::SyntheticBrainDataset(whatif::data::BrainOptions options,
                                              std::string text_field)
     : brain_(std::move(options)), subjects_(subjects), text_field_(std::move(text_field)) {
   if (subjects_ < 1) throw whatif::Error("option 'subjects' must be at least 1");
-  if (text_field_ != "text" && text_field_ != "prompt")
-    throw whatif::Error("option 'text' must be text or prompt, got '" + text_field_ + "'");
+  if (text_field_ != "text" && text_field_ != "prompt" && text_field_ != "progression")
+    throw whatif::Error("option 'text' must be text, prompt or progression, got '" + text_field_ + "'");
 }
 
 std::int64_t SyntheticBrainDataset::size() const { return subjects_ * SyntheticBrain::kLevels; }
@@ -22,6 +22,7 @@ whatif::Example SyntheticBrainDataset::get(std::int64_t index) const {
                         " examples)");
   auto twin = brain_.twin(index / SyntheticBrain::kLevels, static_cast<int>(index % SyntheticBrain::kLevels));
   if (text_field_ == "prompt") twin.example.text = twin.prompt;
+  if (text_field_ == "progression") twin.example.text = twin.prompt + "\n" + twin.example.text;
   return std::move(twin.example);
 }
 

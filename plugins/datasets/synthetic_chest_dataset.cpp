@@ -8,8 +8,8 @@ SyntheticChestDataset::SyntheticChestDataset(whatif::data::ChestOptions options,
                                              std::string text_field)
     : chest_(std::move(options)), subjects_(subjects), text_field_(std::move(text_field)) {
   if (subjects_ < 1) throw whatif::Error("option 'subjects' must be at least 1");
-  if (text_field_ != "text" && text_field_ != "prompt")
-    throw whatif::Error("option 'text' must be text or prompt, got '" + text_field_ + "'");
+  if (text_field_ != "text" && text_field_ != "prompt" && text_field_ != "progression")
+    throw whatif::Error("option 'text' must be text, prompt or progression, got '" + text_field_ + "'");
 }
 
 std::int64_t SyntheticChestDataset::size() const { return subjects_ * chest_.timepoints(); }
@@ -20,6 +20,7 @@ whatif::Example SyntheticChestDataset::get(std::int64_t index) const {
                         " examples)");
   auto scan = chest_.scan(index / chest_.timepoints(), static_cast<int>(index % chest_.timepoints()));
   if (text_field_ == "prompt") scan.example.text = scan.prompt;
+  if (text_field_ == "progression") scan.example.text = scan.change.empty() ? scan.prompt : scan.change + "\n" + scan.prompt;
   return std::move(scan.example);
 }
 

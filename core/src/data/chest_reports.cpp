@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "whatif/data/text_metrics.hpp"
+
 namespace whatif::data {
 namespace {
 
@@ -156,6 +158,13 @@ std::string chest_impression(const ChestFindings& f) {
   std::string text;
   for (const auto& p : parts) text += (text.empty() ? "" : "; ") + p;
   return text;
+}
+
+std::string chest_change_prompt(const ChestFindings& before, const ChestFindings& after) {
+  std::string text;
+  for (const auto& f : chest_change_findings(before, after))
+    if (f.state != "unchanged") text += (text.empty() ? "" : ", ") + f.state + " " + f.name;
+  return text.empty() ? "no interval change" : text;
 }
 
 std::string chest_report(const ChestFindings& f, std::mt19937_64& rng) {

@@ -18,6 +18,10 @@ std::string chest_impression(const ChestFindings& findings);
 // What changed from `before` to `after`: one sentence per finding present in either, with the
 // old and new measures; relative changes under 10 % (nodules: under 1 mm) read as unchanged.
 std::string chest_interpretation(const ChestFindings& before, const ChestFindings& after, std::mt19937_64& rng);
+// The change in a few words, as a progression prompt asks for it: every finding whose state is not
+// `unchanged` (text_metrics' chest_change_findings), "<state> <finding>", joined by ", " —
+// "increased right pleural effusion, new right upper lobe nodule" — or "no interval change".
+std::string chest_change_prompt(const ChestFindings& before, const ChestFindings& after);
 
 // The numbers as the texts print them.
 std::string approx_ml(double ml);       // "about 340 ml" (10 ml steps from 50 ml, else 1 ml)

@@ -368,6 +368,7 @@ std::vector<ChestScan> SyntheticChest::generate(std::int64_t subject, int only) 
     } else {
       std::mt19937_64 change(stream(options_.seed, subject, kInterpretation, t));
       scan.prompt = chest_interpretation(plan.timeline.front(), scan.findings, change);
+      scan.change = chest_change_prompt(plan.timeline.front(), scan.findings);
     }
     scans.push_back(std::move(scan));
   });

@@ -9,6 +9,7 @@
 #include "whatif/data/store.hpp"
 #include "whatif/data/synthetic_brain.hpp"
 #include "whatif/data/synthetic_chest.hpp"
+#include "whatif/data/text_metrics.hpp"
 #include "whatif/data/volume.hpp"
 #include "whatif/dataset.hpp"
 #include "whatif/registry/registry.hpp"
@@ -108,4 +109,59 @@ CATCH_TEST_CASE("dataset/synthetic-chest serves the generator's scans, pairs and
   CATCH_REQUIRE(r.text == scan.prompt);
   o.set("size", std::int64_t{200});
   CATCH_REQUIRE_THROWS_WITH(make("synthetic-chest", o), Catch::Contains("size 200"));
+}
+
+// text = "progression": what the autoregressive family trains on, the prompt on the first line and
+// the interpretation after it. The chest's short prompt is checked against the interpretation
+// read back by the sentence parser (another route to the same change), for every follow-up.
+CATCH_TEST_CASE("text = progression: the change in a few words, a line break, the interpretation") {
+  whatif::Options o;
+  o.set("subjects", std::int64_t{12});
+  o.set("size", std::int64_t{32});
+  o.set("followups", std::int64_t{2});
+  o.set("modality", std::string("cxr"));
+  o.set("text", std::string("progression"));
+  const auto dataset = make("synthetic-chest", o);
+  whatif::data::ChestOptions c;
+  c.size = 32;
+  c.followups = 2;
+  c.modality = "cxr";
+  const whatif::data::SyntheticChest chest(c);
+  int changed = 0, stable = 0;
+  for (const auto& [baseline, followup] : dataset->pairs()) {
+    const auto scan = chest.scan(followup / 3, static_cast<int>(followup % 3));
+    const std::string text = dataset->get(followup).text;
+    const auto cut = text.find('\n');
+    CATCH_REQUIRE(cut != std::string::npos);
+    const std::string prompt = text.substr(0, cut), interpretation = text.substr(cut + 1);
+    CATCH_CHECK(interpretation == scan.prompt);
+    // The prompt's items are the interpretation's findings whose state is not "unchanged".
+    std::vector<std::string> expected;
+    for (const auto& f : whatif::data::parse_findings(interpretation).findings)
+      if (f.state != "unchanged") expected.push_back(f.state + " " + f.name);
+    std::sort(expected.begin(), expected.end());
+    std::vector<std::string> items;
+    if (prompt != "no interval change")
+      for (std::size_t start = 0;;) {
+        const auto comma = prompt.find(", ", start);
+        items.push_back(prompt.substr(start, comma - start));
+        if (comma == std::string::npos) break;
+        start = comma + 2;
+      }
+    std::sort(items.begin(), items.end());
+    CATCH_CHECK(items == expected);
+    (items.empty() ? stable : changed) += 1;
+    // A baseline has no interpretation: its text is its impression, one line.
+    CATCH_CHECK(dataset->get(baseline).text.find('\n') == std::string::npos);
+  }
+  CATCH_CHECK(changed > 0);  // the check above saw real changes, not only "no interval change"
+
+  whatif::Options b;
+  b.set("subjects", std::int64_t{1});
+  b.set("text", std::string("progression"));
+  const auto brain = make("synthetic-brain", b);
+  const auto twin = whatif::data::SyntheticBrain(whatif::data::BrainOptions{}).twin(0, 2);
+  CATCH_CHECK(brain->get(2).text == twin.prompt + "\n" + twin.example.text);
+  b.set("text", std::string("story"));
+  CATCH_REQUIRE_THROWS_WITH(make("synthetic-brain", b), Catch::Contains("text, prompt or progression"));
 }

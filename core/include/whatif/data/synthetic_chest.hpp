@@ -79,6 +79,7 @@ struct ChestOptions {
 struct ChestScan {
   Example example;      // image [1, S, S, S] HU or [1, 2S, 2S] radiograph; mask labels; report
   std::string prompt;   // follow-up: the interpretation against the baseline; baseline: impression
+  std::string change;   // follow-up: the change in a few words ("new right upper lobe nodule"); baseline: ""
   ChestFindings findings;
   at::Tensor tissue;    // ct: [S, S, S] uint8 ChestTissue of every voxel
 };
