@@ -5,6 +5,7 @@
 
 #include "attribute_metrics.hpp"
 #include "fid.hpp"
+#include "interpretation_metric.hpp"
 #include "similarity.hpp"
 #include "similarity_metrics.hpp"
 
@@ -50,6 +51,11 @@ void register_components(whatif::Registry& registry) {
   add_paired(registry, "ms-ssim", "ms_ssim", &whatif_metrics::ms_ssim,
              "multi-scale SSIM (Wang et al. 2003) of generated vs reference, 2D or 3D, scales "
              "adapted to small volumes");
+  registry.add<whatif::Metric>(
+      "metric", "interpretation",
+      "generated texts against their ground truth (item.texts, item.reference_texts): BLEU-4, "
+      "ROUGE-L and the parsed findings' precision, recall and F1",
+      {}, [](const whatif::Options&) { return std::make_shared<whatif_metrics::InterpretationMetric>(); });
   registry.add<whatif::Metric>(
       "metric", "diversity",
       "mean MS-SSIM over pairs of samples within each item (lower = more diverse)", {kDataRange},

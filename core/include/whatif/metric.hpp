@@ -14,6 +14,8 @@ struct MetricItem {
   at::Tensor reference;  // real image or ground-truth twin, when the metric compares
   at::Tensor source;     // the counterfactual's source, when there is one
   std::vector<std::string> prompts;
+  std::vector<std::string> texts;            // generated texts (an interpretation per example)
+  std::vector<std::string> reference_texts;  // their ground truth, one per text
   std::map<std::string, at::Tensor> attributes;  // requested attributes, [B] each
 };
 

@@ -94,6 +94,17 @@ int metric_update(lua_State* L) {
     if (!lua_isnil(L, -1)) *slot = check_tensor(L, -1);
     lua_pop(L, 1);
   }
+  for (const auto& [field, slot] : {std::pair<const char*, std::vector<std::string>*>{"texts", &item.texts},
+                                    {"reference_texts", &item.reference_texts}}) {
+    lua_getfield(L, 2, field);
+    if (!lua_isnil(L, -1)) {
+      const Value v = to_value(L, -1, std::string("metric:update ") + field);
+      const auto* list = std::get_if<std::vector<std::string>>(&v);
+      if (!list) throw Error(std::string("metric:update: '") + field + "' must be a list of strings");
+      *slot = *list;
+    }
+    lua_pop(L, 1);
+  }
   lua_getfield(L, 2, "attributes");
   if (!lua_isnil(L, -1)) {
     const Options attributes = to_options(L, lua_gettop(L), "metric:update attributes");
@@ -110,8 +121,10 @@ int metric_update(lua_State* L) {
   lua_pushnil(L);
   while (lua_next(L, 2)) {
     const std::string key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-    if (key != "generated" && key != "reference" && key != "source" && key != "attributes")
-      throw Error("metric:update: unknown field '" + key + "' (generated, reference, source, attributes)");
+    if (key != "generated" && key != "reference" && key != "source" && key != "attributes" && key != "texts" &&
+        key != "reference_texts")
+      throw Error("metric:update: unknown field '" + key +
+                  "' (generated, reference, source, attributes, texts, reference_texts)");
     lua_pop(L, 1);
   }
   metric->update(item);
@@ -190,6 +203,34 @@ int dataset_images(lua_State* L) {
   return 1;
 }
 
+// dataset:texts(first, count) → {text of example first, ...} (1-based), what Example::text holds.
+int dataset_texts(lua_State* L) {
+  const auto dataset = check_dataset(L, 1, "texts");
+  const lua_Integer first = luaL_checkinteger(L, 2), count = luaL_optinteger(L, 3, 1);
+  if (first < 1 || count < 1 || first - 1 + count > dataset->size())
+    throw Error("dataset:texts(" + std::to_string(first) + ", " + std::to_string(count) + "): the dataset has " +
+                std::to_string(dataset->size()) + " examples (1-based)");
+  std::vector<std::string> texts;
+  for (lua_Integer i = first - 1; i < first - 1 + count; ++i) texts.push_back(dataset->get(i).text);
+  push_value(L, Value(texts));
+  return 1;
+}
+
+// dataset:pairs() → {{factual, counterfactual}, ...}: the dataset's ground-truth pairs, 1-based.
+int dataset_pairs(lua_State* L) {
+  const auto pairs = check_dataset(L, 1, "pairs")->pairs();
+  lua_createtable(L, static_cast<int>(pairs.size()), 0);
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    lua_createtable(L, 2, 0);
+    lua_pushinteger(L, pairs[i].first + 1);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, pairs[i].second + 1);
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  return 1;
+}
+
 // dataset:size() → number of examples
 int dataset_size(lua_State* L) {
   lua_pushinteger(L, check_dataset(L, 1, "size")->size());
@@ -265,6 +306,8 @@ void open_components(lua_State* L) {
                                      {"images", guarded<dataset_images>},
                                      {"size", guarded<dataset_size>},
                                      {"geometry", guarded<dataset_geometry>},
+                                     {"texts", guarded<dataset_texts>},
+                                     {"pairs", guarded<dataset_pairs>},
                                      {nullptr, nullptr}};
   luaL_newmetatable(L, kComponentMeta);
   lua_pushcfunction(L, component_gc);
