@@ -139,7 +139,8 @@ local function train(task, family, d, ctx)
                                    text_length = p.interpretation_length, bf16 = p.bf16}
   local fit = ar:fit(d.autoregressive, {steps = p.ar_steps, batch_size = p.ar_batch, lr = p.ar_lr, bf16 = p.bf16,
                                         warmup = math.min(100, p.ar_steps), ema_decay = 0, seed = ctx.seed,
-                                        checkpoint = ctx.checkpoint, checkpoint_every = 200})
+                                        checkpoint = ctx.checkpoint, checkpoint_every = 200,
+                                        cache = ctx.dir .. "/tokens.h5"})
   ctx:curve("loss", fit.losses)
   return ar, v.seconds + fit.seconds
 end

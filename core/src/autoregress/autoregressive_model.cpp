@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "diffusion/latent_cache.hpp"
 #include "train/autocast.hpp"
 #include "train/checkpoint.hpp"
 #include "train/data_description.hpp"
@@ -136,36 +137,25 @@ void AutoregressiveModel::check_generator(std::int64_t length) const {
                 "'max_length' ≥ " + std::to_string(length) + " (or lower 'prompt_length'/'text_length')");
 }
 
-std::vector<ProgressionExample> AutoregressiveModel::examples(const Dataset& data, const std::string& tokenizer_dir) {
+std::vector<ProgressionExample> AutoregressiveModel::examples(const Dataset& data, const std::string& tokenizer_dir,
+                                                              const std::string& token_cache) {
   const auto pairs = data.pairs();
   if (pairs.empty())
     throw Error("autoregressive fit: the dataset has no pairs (prior, follow-up); use one whose pairs() are filled");
+  // Codes of every image, once (the tokenizer is fixed while the generator trains); with a cache
+  // path they are read back while the tokenizer and the dataset are unchanged.
+  const EncodedData coded = encode_dataset(*parts_.tokenizer, data, token_cache, kTokenizeBatch, Representation::Tokens);
   std::vector<std::string> prompts, interpretations, corpus;
-  std::vector<at::Tensor> priors, targets;
+  std::vector<at::Tensor> prior_codes, target_codes;
   for (const auto& [a, b] : pairs) {
-    const Example prior = data.get(a), target = data.get(b);
-    auto [prompt, interpretation] = split_prompt(target.text);
-    priors.push_back(prior.image);
-    targets.push_back(target.image);
+    auto [prompt, interpretation] = split_prompt(coded.texts[static_cast<std::size_t>(b)]);
+    prior_codes.push_back(coded.latents[static_cast<std::size_t>(a)]);
+    target_codes.push_back(coded.latents[static_cast<std::size_t>(b)]);
     prompts.push_back(prompt);
     interpretations.push_back(interpretation);
     corpus.push_back(prompt);
     if (!interpretation.empty()) corpus.push_back(interpretation);
   }
-  // Codes of every image, once (the tokenizer is fixed while the generator trains).
-  const auto codes_of = [&](const std::vector<at::Tensor>& images) {
-    std::vector<at::Tensor> out;
-    at::NoGradGuard no_grad;
-    parts_.tokenizer->train(false);
-    for (std::size_t i = 0; i < images.size(); i += kTokenizeBatch) {
-      const auto n = std::min(images.size() - i, static_cast<std::size_t>(kTokenizeBatch));
-      const at::Tensor ids = parts_.tokenizer->tokenize(at::stack(std::vector<at::Tensor>(
-          images.begin() + static_cast<std::ptrdiff_t>(i), images.begin() + static_cast<std::ptrdiff_t>(i + n))));
-      for (std::int64_t j = 0; j < ids.size(0); ++j) out.push_back(ids[j].contiguous());
-    }
-    return out;
-  };
-  const auto prior_codes = codes_of(priors), target_codes = codes_of(targets);
   parts_.text->fit_tokenizer(corpus, tokenizer_dir);
 
   TokenLayout layout;
@@ -194,11 +184,9 @@ std::vector<ProgressionExample> AutoregressiveModel::examples(const Dataset& dat
 }
 
 FitResult AutoregressiveModel::fit(const Dataset& data, const FitRequest& request) {
-  if (!request.latent_cache.empty())
-    throw Error("autoregressive fit: option 'cache' is not supported (codes are computed in memory); leave it out");
   if (!request.attributes.empty())
     throw Error("autoregressive fit: option 'attributes' is not supported (the prompt is text); leave it out");
-  const auto train_examples = examples(data, request.tokenizer_dir);
+  const auto train_examples = examples(data, request.tokenizer_dir, request.latent_cache);
   check_generator(layout_.sequence_length(layout_.text_length));
   std::vector<at::Tensor> rows;
   for (const auto& e : train_examples) rows.push_back(training_sequence(layout_, e));

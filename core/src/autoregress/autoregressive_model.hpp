@@ -83,7 +83,9 @@ class AutoregressiveModel : public Model {
 
  private:
   void eval_mode();
-  std::vector<ProgressionExample> examples(const Dataset& data, const std::string& tokenizer_dir);
+  // The training pairs as codes and token ids; `token_cache` (a path, or empty) keeps the codes.
+  std::vector<ProgressionExample> examples(const Dataset& data, const std::string& tokenizer_dir,
+                                           const std::string& token_cache);
   void check_generator(std::int64_t length) const;
 
   AutoregressiveParts parts_;

@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kFormat = "whatif-latents";
+const char* format_of(Representation r) { return r == Representation::Tokens ? "whatif-tokens" : "whatif-latents"; }
+const char* noun_of(Representation r) { return r == Representation::Tokens ? "token" : "latent"; }
 
 std::uint64_t hash_tensors(const NamedTensors& tensors, std::uint64_t hash) {
   for (const auto& [name, t] : tensors) {
@@ -37,7 +38,7 @@ std::string component_fingerprint(const Component& c) {
 
 // Reads `path` when it is a latent cache with these tags; says why not otherwise.
 bool read_cache(const std::string& path, const std::string& encoder, const std::string& dataset,
-                EncodedData& out, std::string& why) {
+                Representation representation, EncodedData& out, std::string& why) {
   if (!fs::exists(path)) {
     why = "not built yet";
     return false;
@@ -50,8 +51,8 @@ bool read_cache(const std::string& path, const std::string& encoder, const std::
     return false;
   }
   const auto tag = [&](const char* key) { return c.strings.count(key) ? c.strings.at(key) : std::string(); };
-  if (tag("format") != kFormat) {
-    why = "not a latent cache";
+  if (tag("format") != format_of(representation)) {
+    why = std::string("not a ") + noun_of(representation) + " cache";
     return false;
   }
   if (tag("encoder_hash") != encoder) {
@@ -74,16 +75,17 @@ bool read_cache(const std::string& path, const std::string& encoder, const std::
         if (!std::isnan(v.data_ptr<double>()[i])) out.attributes[static_cast<std::size_t>(i)][name] = v.data_ptr<double>()[i];
     }
   if (out.texts.size() != out.latents.size())
-    throw Error(path + ": latent cache holds " + std::to_string(out.latents.size()) + " latents but " +
+    throw Error(path + ": " + noun_of(representation) + " cache holds " + std::to_string(out.latents.size()) + " entries but " +
                 std::to_string(out.texts.size()) + " texts; delete it to rebuild");
   out.from_cache = true;
   return true;
 }
 
 void write_cache(const std::string& path, const std::string& encoder, const std::string& dataset,
-                 const EncodedData& d) {
+                 Representation representation, const EncodedData& d) {
   Checkpoint c;
-  c.groups["latents"].emplace_back("z", at::stack(d.latents).to(at::kFloat));
+  c.groups["latents"].emplace_back(
+      "z", at::stack(d.latents).to(representation == Representation::Tokens ? at::kLong : at::kFloat));
   std::set<std::string> names;
   for (const auto& row : d.attributes)
     for (const auto& [k, v] : row) names.insert(k);
@@ -95,7 +97,7 @@ void write_cache(const std::string& path, const std::string& encoder, const std:
     }
     c.groups["attributes"].emplace_back(name, v);
   }
-  c.strings = {{"format", kFormat},
+  c.strings = {{"format", format_of(representation)},
                {"encoder_hash", encoder},
                {"dataset_hash", dataset},
                {"texts", nlohmann::json(d.texts).dump()},
@@ -118,7 +120,7 @@ std::string dataset_hash(const Dataset& data) {
 }
 
 EncodedData encode_dataset(Encoder& encoder, const Dataset& data, const std::string& cache_path,
-                           std::int64_t chunk) {
+                           std::int64_t chunk, Representation representation) {
   const std::int64_t n = data.size();
   if (n == 0) throw Error("encoding: the dataset is empty");
   EncodedData out;
@@ -127,12 +129,13 @@ EncodedData encode_dataset(Encoder& encoder, const Dataset& data, const std::str
     encoder_tag = encoder_hash(encoder);
     dataset_tag = dataset_hash(data);
     std::string why;
-    if (read_cache(cache_path, encoder_tag, dataset_tag, out, why)) {
-      logger()->info("latent cache {}: {} latents of encoder {}", cache_path, out.latents.size(), encoder_tag);
+    if (read_cache(cache_path, encoder_tag, dataset_tag, representation, out, why)) {
+      logger()->info("{} cache {}: {} entries of encoder {}", noun_of(representation), cache_path, out.latents.size(),
+                     encoder_tag);
       return out;
     }
     out = EncodedData{};
-    logger()->info("latent cache {}: {}; encoding the dataset", cache_path, why);
+    logger()->info("{} cache {}: {}; encoding the dataset", noun_of(representation), cache_path, why);
   }
   at::NoGradGuard no_grad;
   encoder.train(false);
@@ -148,11 +151,12 @@ EncodedData encode_dataset(Encoder& encoder, const Dataset& data, const std::str
       out.texts.push_back(std::move(e.text));
       out.attributes.push_back(std::move(e.attributes));
     }
-    const at::Tensor z = encoder.encode(at::stack(images));
+    const at::Tensor batch = at::stack(images);
+    const at::Tensor z = representation == Representation::Tokens ? encoder.tokenize(batch) : encoder.encode(batch);
     for (std::int64_t i = 0; i < z.size(0); ++i) out.latents.push_back(z[i].clone());
     progress.tick(z.size(0));
   }
-  if (!cache_path.empty()) write_cache(cache_path, encoder_tag, dataset_tag, out);
+  if (!cache_path.empty()) write_cache(cache_path, encoder_tag, dataset_tag, representation, out);
   return out;
 }
 

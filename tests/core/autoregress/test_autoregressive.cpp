@@ -1,6 +1,7 @@
 // Multimodal autoregression: the generator's KV cache against full-sequence logits, decoding with
 // and without the cache, guidance against a reference decoder written here, the grid constraint,
-// the loss mask, gradient checkpointing, and a toy progression task with a known answer.
+// the loss mask, gradient checkpointing, the token cache, and a toy progression task with a known
+// answer.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "autoregress/autoregressive_model.hpp"
+#include "diffusion/latent_cache.hpp"
 #include "host/host.hpp"
 #include "lua/script.hpp"
 #include "support/plugins.hpp"
@@ -510,4 +512,40 @@ CATCH_TEST_CASE("toy progression through a trained vq-vae: its tokens carry the 
   CATCH_REQUIRE(gap.min().item<double>() > 0);
   CATCH_REQUIRE(gap.mean().item<double>() == Approx(2.0 / 7).margin(0.1));
   CATCH_REQUIRE(right_texts >= 30);
+}
+
+// The token cache: codes computed once and read back, training bit-identical with or without it,
+// and a latent cache of the same encoder at the same path is not taken for codes.
+CATCH_TEST_CASE("token cache: a fit reads the codes back and trains exactly as without the cache") {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("whatif-tokens-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const Progressions data(8, 3);
+  const auto losses = [&](const std::string& cache) {
+    torch::manual_seed(11);  // the same initial weights every time
+    auto p = parts();
+    whatif::AutoregressiveModel model(p, config());
+    auto request = fit_request(15);
+    request.latent_cache = cache;
+    return model.fit(data, request).train.losses;
+  };
+  const std::string cache = (dir / "tokens.h5").string();
+  const auto plain = losses("");
+  const auto building = losses(cache);
+  CATCH_REQUIRE(std::filesystem::exists(cache));
+  const auto reading = losses(cache);
+  CATCH_CHECK(building == plain);
+  CATCH_CHECK(reading == plain);
+
+  PatchQuantizer tokenizer(kLevels);
+  const whatif::EncodedData read = whatif::encode_dataset(tokenizer, data, cache, 16, whatif::Representation::Tokens);
+  CATCH_CHECK(read.from_cache);
+  CATCH_REQUIRE(read.latents.size() == static_cast<std::size_t>(data.size()));
+  for (std::int64_t i = 0; i < data.size(); ++i)
+    CATCH_CHECK(at::equal(read.latents[static_cast<std::size_t>(i)], tokenizer.tokenize(data.get(i).image.unsqueeze(0))[0]));
+  CATCH_CHECK(read.texts[1] == data.get(1).text);
+
+  const std::string latents = (dir / "latents.h5").string();
+  whatif::encode_dataset(tokenizer, data, latents, 16, whatif::Representation::Latents);
+  CATCH_CHECK_FALSE(whatif::encode_dataset(tokenizer, data, latents, 16, whatif::Representation::Tokens).from_cache);
+  std::filesystem::remove_all(dir);
 }
