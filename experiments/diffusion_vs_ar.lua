@@ -44,30 +44,35 @@ local p = whatif.params{
   },
 }
 
+-- `plugin`'s dataset with the options `base` overridden by `changes`.
+local function dataset(plugin, base, changes)
+  local options = {}
+  for k, v in pairs(base) do options[k] = v end
+  for k, v in pairs(changes) do options[k] = v end
+  return whatif.dataset(plugin, options)
+end
+
 -- A task's datasets: for the diffusion model (images with the text it is conditioned on), for the
--- AR model (the same images, text = "progression"), and the held-out pairs both are judged on.
+-- AR model (the same images, text = "progression"), and the held-out pairs both are judged on
+-- (another seed; for the chest also their reports, the diffusion model's texts).
 local function datasets(task, seed)
+  local heldout = {seed = 1000 + seed, subjects = math.max(1, p.pairs)}
+  local function held(text)
+    local changes = {text = text}
+    for k, v in pairs(heldout) do changes[k] = v end
+    return changes
+  end
   if task == "brain" then
     local o = {task = "ms", subjects = p.subjects, size = p.brain_size, dims = p.brain_dims, seed = 0}
-    local function with(changes)
-      local t = {}
-      for k, v in pairs(o) do t[k] = v end
-      for k, v in pairs(changes) do t[k] = v end
-      return whatif.dataset("synthetic-brain", t)
-    end
-    return {diffusion = with{text = "prompt"}, autoregressive = with{text = "progression"},
-            heldout = with{text = "progression", seed = 1000 + seed, subjects = math.max(1, p.pairs)}}
+    return {diffusion = dataset("synthetic-brain", o, {text = "prompt"}),
+            autoregressive = dataset("synthetic-brain", o, {text = "progression"}),
+            heldout = dataset("synthetic-brain", o, held("progression"))}
   elseif task == "chest" then
     local o = {modality = "cxr", subjects = p.subjects, size = p.chest_size, followups = p.followups, seed = 0}
-    local function with(changes)
-      local t = {}
-      for k, v in pairs(o) do t[k] = v end
-      for k, v in pairs(changes) do t[k] = v end
-      return whatif.dataset("synthetic-chest", t)
-    end
-    return {diffusion = with{text = "text"}, autoregressive = with{text = "progression"},
-            heldout = with{text = "progression", seed = 1000 + seed, subjects = math.max(1, p.pairs)},
-            heldout_reports = with{text = "text", seed = 1000 + seed, subjects = math.max(1, p.pairs)}}
+    return {diffusion = dataset("synthetic-chest", o, {text = "text"}),
+            autoregressive = dataset("synthetic-chest", o, {text = "progression"}),
+            heldout = dataset("synthetic-chest", o, held("progression")),
+            heldout_reports = dataset("synthetic-chest", o, held("text"))}
   end
   error(("tasks: unknown task '%s': use brain or chest"):format(task))
 end

@@ -191,14 +191,20 @@ int component_fit(lua_State* L) {
 
 // dataset:images(first, count) → Tensor [count, C, (D,) H, W] of examples first … first+count−1
 // (1-based).
+// dataset:METHOD(first, count)'s arguments, checked against the dataset's size: the 0-based range.
+std::pair<lua_Integer, lua_Integer> example_range(lua_State* L, const Dataset& dataset, const char* method) {
+  const lua_Integer first = luaL_checkinteger(L, 2), count = luaL_optinteger(L, 3, 1);
+  if (first < 1 || count < 1 || first - 1 + count > dataset.size())
+    throw Error(std::string("dataset:") + method + "(" + std::to_string(first) + ", " + std::to_string(count) +
+                "): the dataset has " + std::to_string(dataset.size()) + " examples (1-based)");
+  return {first - 1, first - 1 + count};
+}
+
 int dataset_images(lua_State* L) {
   const auto dataset = check_dataset(L, 1, "images");
-  const lua_Integer first = luaL_checkinteger(L, 2), count = luaL_optinteger(L, 3, 1);
-  if (first < 1 || count < 1 || first - 1 + count > dataset->size())
-    throw Error("dataset:images(" + std::to_string(first) + ", " + std::to_string(count) + "): the dataset has " +
-                std::to_string(dataset->size()) + " examples (1-based)");
+  const auto [begin, end] = example_range(L, *dataset, "images");
   std::vector<at::Tensor> images;
-  for (lua_Integer i = first - 1; i < first - 1 + count; ++i) images.push_back(dataset->get(i).image);
+  for (lua_Integer i = begin; i < end; ++i) images.push_back(dataset->get(i).image);
   push_tensor(L, at::stack(images));
   return 1;
 }
@@ -206,12 +212,9 @@ int dataset_images(lua_State* L) {
 // dataset:texts(first, count) → {text of example first, ...} (1-based), what Example::text holds.
 int dataset_texts(lua_State* L) {
   const auto dataset = check_dataset(L, 1, "texts");
-  const lua_Integer first = luaL_checkinteger(L, 2), count = luaL_optinteger(L, 3, 1);
-  if (first < 1 || count < 1 || first - 1 + count > dataset->size())
-    throw Error("dataset:texts(" + std::to_string(first) + ", " + std::to_string(count) + "): the dataset has " +
-                std::to_string(dataset->size()) + " examples (1-based)");
+  const auto [begin, end] = example_range(L, *dataset, "texts");
   std::vector<std::string> texts;
-  for (lua_Integer i = first - 1; i < first - 1 + count; ++i) texts.push_back(dataset->get(i).text);
+  for (lua_Integer i = begin; i < end; ++i) texts.push_back(dataset->get(i).text);
   push_value(L, Value(texts));
   return 1;
 }
