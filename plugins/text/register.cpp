@@ -27,7 +27,7 @@ void register_components(whatif::Registry& registry) {
   registry.add<whatif::TextEncoder>(
       "text", "transformer",
       "sentencepiece tokenizer trained on the report corpus + small pre-norm transformer; pooled "
-      "= masked mean",
+      "= masked mean or the EOS state",
       {{"vocab_size", OptionType::Int, std::int64_t{1000},
         "upper bound on tokenizer pieces (a small corpus may give fewer); embedding rows"},
        {"tokenizer", OptionType::String, std::string("bpe"), "sentencepiece model: bpe or unigram"},
@@ -35,7 +35,9 @@ void register_components(whatif::Registry& registry) {
         "tokens per text including EOS; longer texts are truncated"},
        {"width", OptionType::Int, std::int64_t{128}, "embedding width W"},
        {"layers", OptionType::Int, std::int64_t{2}, "transformer blocks"},
-       {"heads", OptionType::Int, std::int64_t{4}, "attention heads (must divide width)"}},
+       {"heads", OptionType::Int, std::int64_t{4}, "attention heads (must divide width)"},
+       {"pooling", OptionType::String, std::string("mean"),
+        "the pooled vector: mean (masked mean of the tokens) or eos (the state of the text's EOS)"}},
       [](const whatif::Options& o) {
         whatif_text::TransformerTextOptions options;
         options.tokenizer.vocab_size = o.get_int("vocab_size");
@@ -44,6 +46,7 @@ void register_components(whatif::Registry& registry) {
         options.width = o.get_int("width");
         options.layers = o.get_int("layers");
         options.heads = o.get_int("heads");
+        options.pooling = o.get_string("pooling");
         return std::make_shared<whatif_text::TransformerTextEncoder>(options);
       });
   registry.add<whatif::TextEncoder>(

@@ -30,6 +30,8 @@ const TransformerTextOptions& checked(const TransformerTextOptions& o) {
   positive("width", o.width);
   positive("layers", o.layers);
   positive("heads", o.heads);
+  if (o.pooling != "mean" && o.pooling != "eos")
+    throw whatif::Error("option 'pooling' must be \"mean\" or \"eos\", got \"" + o.pooling + "\"");
   if (o.max_length < 2)
     throw whatif::Error("option 'max_length' must be at least 2 (a token and EOS), got " +
                         std::to_string(o.max_length));
@@ -90,7 +92,7 @@ torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const torch::Ten
   return h + mlp_out_(torch::gelu(mlp_in_(mlp_norm_(h))));
 }
 
-TransformerTextNetImpl::TransformerTextNetImpl(const TransformerTextOptions& o) {
+TransformerTextNetImpl::TransformerTextNetImpl(const TransformerTextOptions& o) : eos_pooling_(o.pooling == "eos") {
   token_embedding_ = register_module(
       "token_embedding", torch::nn::Embedding(o.tokenizer.vocab_size, o.width));
   position_embedding_ =
@@ -118,6 +120,12 @@ std::pair<torch::Tensor, torch::Tensor> TransformerTextNetImpl::forward(const to
   for (const auto& block : *blocks_) x = block->as<EncoderBlock>()->forward(x, mask);
   const auto real = mask.unsqueeze(-1).to(x.scalar_type());
   const auto tokens = final_norm_(x) * real;
+  if (eos_pooling_) {
+    // Texts are left-aligned and end with EOS: the last real position is the mask's count − 1.
+    const auto last = (mask.sum(1) - 1).clamp_min(0).to(torch::kLong);
+    const auto index = last.view({-1, 1, 1}).expand({tokens.size(0), 1, tokens.size(2)});
+    return {tokens, tokens.gather(1, index).squeeze(1)};
+  }
   const auto pooled = tokens.sum(1) / real.sum(1).clamp_min(1.0);
   return {tokens, pooled};
 }

@@ -1,7 +1,9 @@
 #pragma once
 // text/transformer: a sentencepiece tokenizer trained on the report corpus and a small pre-norm
 // transformer encoder (Vaswani et al. 2017, with the pre-LayerNorm blocks of Xiong et al. 2020).
-// Tokens are the final LayerNorm's output (zero at padding); pooled is their masked mean.
+// Tokens are the final LayerNorm's output (zero at padding); pooled is their masked mean, or with
+// pooling = "eos" the state of each text's last real token (the EOS every text ends with), which
+// attends to the whole text: CLIP's text pooling.
 #include <torch/nn.h>
 
 #include <whatif/text.hpp>
@@ -16,6 +18,7 @@ struct TransformerTextOptions {
   std::int64_t width = 128;
   std::int64_t layers = 2;
   std::int64_t heads = 4;
+  std::string pooling = "mean";  // mean | eos
 };
 
 // Multi-head self-attention over real tokens only, then an MLP; both residual, both pre-norm.
@@ -46,6 +49,7 @@ class TransformerTextNetImpl : public torch::nn::Module {
   torch::Tensor position_embedding_;
   torch::nn::ModuleList blocks_;
   torch::nn::LayerNorm final_norm_{nullptr};
+  bool eos_pooling_ = false;
 };
 TORCH_MODULE(TransformerTextNet);
 

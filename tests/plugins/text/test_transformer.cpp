@@ -239,3 +239,34 @@ CATCH_TEST_CASE("text/transformer: bad options are refused with the key to chang
   CATCH_REQUIRE_THROWS_WITH(registry.create("text", "transformer", wrong_model),
                             Catch::Contains("\"bpe\" or \"unigram\""));
 }
+
+CATCH_TEST_CASE("text/transformer: pooling = eos gives each text's EOS state, unmoved by padding") {
+  whatif::Registry registry;
+  registry.load(kTextPlugin);
+  torch::manual_seed(2);
+  whatif::Options options;
+  options.set("width", std::int64_t{32});
+  options.set("heads", std::int64_t{4});
+  options.set("vocab_size", std::int64_t{200});
+  options.set("max_length", std::int64_t{32});
+  options.set("pooling", std::string("eos"));
+  const auto encoder = registry.create_as<whatif::TextEncoder>("text", "transformer", options);
+  encoder->fit_tokenizer(whatif_test::report_corpus(), "");
+  encoder->train(false);
+  const std::vector<std::string> texts{"There are several confluent lesions in the periventricular white matter.",
+                                       "No new lesions.", "minimal lesion load"};
+  const auto batched = encoder->encode(texts);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const auto length = static_cast<std::int64_t>(encoder->tokenize(texts[i]).size());
+    const auto b = static_cast<std::int64_t>(i);
+    // The state at the last real position (EOS: every tokenized text ends with it) ...
+    CATCH_CHECK(encoder->tokenize(texts[i]).back() == encoder->tokenize("").back());
+    CATCH_CHECK(at::equal(batched.pooled[b], batched.tokens[b][length - 1]));
+    // ... the same whether the text is padded in a batch or alone.
+    CATCH_CHECK(at::allclose(batched.pooled[b], encoder->encode({texts[i]}).pooled[0], 1e-5, 1e-5));
+  }
+  // Not the mean: a text of more than one token pools to another vector than the mean.
+  CATCH_CHECK_FALSE(at::allclose(batched.pooled[1], batched.tokens[1].slice(0, 0, 4).mean(0), 1e-3, 1e-3));
+  options.set("pooling", std::string("max"));
+  CATCH_REQUIRE_THROWS_WITH(registry.create("text", "transformer", options), Catch::Contains("'pooling'"));
+}
