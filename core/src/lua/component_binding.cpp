@@ -9,6 +9,7 @@
 #include "lua/module.hpp"
 #include "lua/tensor_binding.hpp"
 #include "model/requests.hpp"
+#include "results/geometry_json.hpp"
 #include "train/fit_encoder.hpp"
 #include "whatif/encoder.hpp"
 #include "whatif/metric.hpp"
@@ -248,8 +249,7 @@ int dataset_geometry(lua_State* L) {
   if (i < 1 || i > dataset->size())
     throw Error("dataset:geometry(" + std::to_string(i) + "): the dataset has " + std::to_string(dataset->size()) +
                 " examples (1-based)");
-  const Example e = dataset->get(i - 1);
-  push_geometry(L, data::Geometry{e.spacing, e.origin, e.direction});
+  push_geometry(L, example_geometry(dataset->get(i - 1)));
   return 1;
 }
 

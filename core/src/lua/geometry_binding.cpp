@@ -27,8 +27,7 @@ data::Geometry to_geometry(lua_State* L, int index, const std::string& what) {
   if (lua_isuserdata(L, index)) {
     const auto dataset = check_dataset(L, index, what.c_str());
     if (dataset->size() < 1) throw Error(what + ": the dataset is empty, so it has no grid to give");
-    const Example first = dataset->get(0);
-    return data::Geometry{first.spacing, first.origin, first.direction};
+    return example_geometry(dataset->get(0));
   }
   if (!lua_istable(L, index))
     throw Error(what + ": geometry must be a dataset or {spacing = {x, y, z}, origin = {x, y, z}, direction = {9 numbers}}");

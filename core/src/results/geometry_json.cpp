@@ -27,8 +27,8 @@ nlohmann::json geometry_json(const data::Geometry& geometry) {
   return {{"spacing", geometry.spacing}, {"origin", geometry.origin}, {"direction", geometry.direction}};
 }
 
-nlohmann::json geometry_json(const Example& example) {
-  return geometry_json(data::Geometry{example.spacing, example.origin, example.direction});
+data::Geometry example_geometry(const Example& example) {
+  return data::Geometry{example.spacing, example.origin, example.direction};
 }
 
 data::Geometry geometry_from_json(const nlohmann::json& j, const std::string& where) {

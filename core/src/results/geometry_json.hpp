@@ -11,9 +11,10 @@
 
 namespace whatif {
 
+// The grid of `example` (data::geometry_of's, for code outside libwhatif-data).
+data::Geometry example_geometry(const Example& example);
+
 nlohmann::json geometry_json(const data::Geometry& geometry);
-// The grid of `example`, as geometry_json writes it.
-nlohmann::json geometry_json(const Example& example);
 
 // Reads what geometry_json wrote. Throws Error naming `where` when a field is missing, has the
 // wrong length, or holds a non-finite number, a spacing ≤ 0 or a singular direction.

@@ -18,7 +18,7 @@ std::string describe_data(const Dataset& data) {
   const std::string options = data.hyperparams().to_json();
   out["options"] = options.empty() ? nlohmann::json::object() : nlohmann::json::parse(options);
   // The first example's grid: where what a model generates from this data sits in space.
-  if (data.size() > 0) out["geometry"] = geometry_json(data.get(0));
+  if (data.size() > 0) out["geometry"] = geometry_json(example_geometry(data.get(0)));
   return out.dump();
 }
 
