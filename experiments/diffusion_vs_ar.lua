@@ -31,7 +31,8 @@ local p = whatif.params{
   diffusion_steps = 2000, batch = 4, lr = 1e-3, widths = {16, 32, 64}, sample_steps = 25, guidance = 2.0,
   strength = 0.8, text_length = 96,
   -- autoregressive
-  vq_steps = 1000, vq_batch = 8, codebook_size = 256, vq_downsample = 4, ar_steps = 1500, ar_batch = 8,
+  vq_steps = 800, vq_batch = 4, codebook_size = 256, vq_downsample = 4, vq_channels = {16, 32, 32},
+  ar_steps = 1500, ar_batch = 4, ar_checkpointing = false,
   ar_lr = 1e-3, width = 128, layers = 4, heads = 4, prompt_length = 24, interpretation_length = 64,
   temperature = 1.0, top_p = 0.9, ar_guidance = 1.0,
   presets = {
@@ -40,7 +41,8 @@ local p = whatif.params{
              ar_batch = 2, width = 16, layers = 1, heads = 2, interpretation_length = 8},
     small = {},
     paper = {subjects = 400, brain_size = 128, chest_size = 128, pairs = 64, diffusion_steps = 200000,
-             sample_steps = 100, vq_steps = 100000, ar_steps = 200000, width = 512, layers = 12, heads = 8},
+             sample_steps = 100, vq_steps = 100000, vq_batch = 8, vq_channels = {64, 128, 256}, ar_steps = 200000,
+             ar_batch = 16, ar_checkpointing = true, width = 512, layers = 12, heads = 8},
   },
 }
 
@@ -127,6 +129,7 @@ local function train(task, family, d, ctx)
     error(("families: unknown family '%s': use diffusion or autoregressive"):format(family))
   end
   local vq = whatif.encoder("vq-vae", {spatial_dims = dims, codebook_size = p.codebook_size, codebook_dim = 8,
+                                      channels = p.vq_channels,
                                       downsample = p.vq_downsample, dead_code_steps = 50})
   local v = vq:fit(d.autoregressive, {steps = p.vq_steps, batch_size = p.vq_batch, lr = 1e-3, bf16 = p.bf16,
                                       warmup = math.min(50, p.vq_steps), ema_decay = 0, seed = ctx.seed,
@@ -138,7 +141,7 @@ local function train(task, family, d, ctx)
   local gen = whatif.generator("transformer", {vocab_size = 5 + text_tokens + p.codebook_size,
                                                max_length = math.floor(2 * codes + p.prompt_length + p.interpretation_length + 8),
                                                width = p.width, layers = p.layers, heads = p.heads,
-                                               checkpointing = task == "brain"})
+                                               checkpointing = p.ar_checkpointing})
   local ar = whatif.autoregressive{tokenizer = vq, text = whatif.text("transformer", {vocab_size = text_tokens}),
                                    generator = gen, prompt_length = p.prompt_length,
                                    text_length = p.interpretation_length, bf16 = p.bf16}
