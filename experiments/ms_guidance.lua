@@ -20,8 +20,16 @@
 -- latent cache (models/latents-seedN.h5) that the diffusion training reads. The twins are decoded
 -- and judged in image space by the same measures. `--set spaces=pixel,kl-vae` runs both.
 --
--- One model is trained per space and seed and shared by the arms of that seed (saved in the run
--- directory). `seeds` lists the training seeds (the `small` preset runs three); the summary gives
+-- `texts` swaps the text tower: "scratch" trains a text transformer jointly with the U-Net;
+-- "clip" first pretrains a dual encoder on the same scans and prompts (whatif.clip: a 3D resnet
+-- and a text transformer with EOS pooling, `clip_steps` steps, models/clip-seedN.h5, docs/clip.md)
+-- and hands its text tower to the U-Net, frozen unless `clip_frozen = false`. Every arm records how
+-- far apart the tower puts "minimal" and "high lesion load": `prompt_token_distance`, the
+-- relative distance of the two prompts' token states (what cross-attention reads), and
+-- `prompt_pooled_cosine`, the cosine of their pooled vectors.
+--
+-- One model is trained per space, text tower and seed and shared by the arms of that seed (saved
+-- in the run directory). `seeds` lists the training seeds (the `small` preset runs three); the summary gives
 -- each number as mean ± std over them (or the seeds' values when fewer than three) and says in
 -- how many seeds the trade-off holds.
 local cf = require "counterfactual"
@@ -34,9 +42,11 @@ local p = whatif.params{
   cross_attention_levels = {1, 2}, widths = {16, 32, 64}, latent_widths = {16, 32, 64}, latent_batch = 16,
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
   vae_hard_weight = 10.0, vae_hard_fraction = 0.01, seeds = {1},
+  texts = {"scratch"}, clip_steps = 600, clip_batch = 24, clip_frozen = true,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
-             classifier_steps = 2, vae_steps = 2, latent_batch = 2, spaces = {"pixel", "kl-vae"}},
+             classifier_steps = 2, vae_steps = 2, latent_batch = 2, spaces = {"pixel", "kl-vae"},
+             texts = {"scratch", "clip"}, clip_steps = 2, clip_batch = 4},
     small = {subjects = 32, steps = 3000, sample_steps = 25, pairs = 6, seeds = {1, 2, 3}},
     paper = {subjects = 400, size = 128, steps = 200000, sample_steps = 100, pairs = 64},
   },
@@ -73,7 +83,41 @@ local function cross_levels(space)
   return levels
 end
 
-local function build(space, seed)
+-- The text tower of `kind` ("scratch" | "clip") for a seed; a clip model is pretrained (or resumed)
+-- once per seed on the training scans and their prompts.
+local clips = {}
+local function text_tower(kind, seed)
+  if kind == "scratch" then return whatif.text("transformer", {width = 64, layers = 1, heads = 4, vocab_size = 64}) end
+  if kind ~= "clip" then error(("texts: unknown text tower '%s': use scratch or clip"):format(kind)) end
+  if not clips[seed] then
+    local clip = whatif.clip{
+      image = whatif.vision("resnet", {spatial_dims = p.dims, channels = {16, 32, 64, 128}, width = 128}),
+      text = whatif.text("transformer", {width = 64, layers = 1, heads = 4, vocab_size = 64, pooling = "eos"}),
+      embed_dim = 64, bf16 = p.bf16,
+    }
+    local saved = ("models/clip-seed%d.h5"):format(seed)
+    if not pcall(clip.load, clip, saved) then
+      clip:fit(data, {steps = p.clip_steps, batch_size = p.clip_batch, lr = p.lr, bf16 = p.bf16, ema_decay = 0,
+                      warmup = math.min(100, p.clip_steps), seed = seed,
+                      checkpoint = ("models/clip-seed%d-checkpoint.h5"):format(seed), checkpoint_every = 100})
+      clip:save(saved)
+    end
+    clips[seed] = clip
+  end
+  return clips[seed]:text_encoder{frozen = p.clip_frozen}
+end
+
+-- How far apart a text tower puts the two prompts the counterfactuals contrast.
+local function prompt_separation(text)
+  local pooled, tokens = text:encode{"minimal lesion load", "high lesion load"}
+  local a, b = tokens:select(1), tokens:select(2)
+  local pa, pb = pooled:select(1), pooled:select(2)
+  local distance = ((a - b) * (a - b)):sum() ^ 0.5 / (0.5 * ((a * a):sum() ^ 0.5 + (b * b):sum() ^ 0.5))
+  local cosine = (pa * pb):sum() / ((pa * pa):sum() * (pb * pb):sum()) ^ 0.5
+  return distance, cosine
+end
+
+local function build(space, seed, text)
   local enc, channels = encoder(space, seed)
   return whatif.diffusion{
     encoder = enc,
@@ -87,30 +131,35 @@ local function build(space, seed)
       or whatif.schedule("cosine"),
     sampler = whatif.sampler("ddim"),
     conditioning = whatif.conditioning("cross-attention", {context_dim = 64, dropout = 0.1}),
-    text = whatif.text("transformer", {width = 64, layers = 1, heads = 4, vocab_size = 64}),
+    text = text,
   }
 end
 
 local results = whatif.experiment{
   name = "ms_guidance",
-  arms = whatif.grid{space = p.spaces, guidance = p.guidances},
+  arms = whatif.grid{space = p.spaces, text = p.texts, guidance = p.guidances},
   seeds = p.seeds,
   run = function(arm, ctx)
-    local model = build(arm.space, ctx.seed)
-    local saved = ("models/%s-seed%d.h5"):format(arm.space, ctx.seed)
+    local text = text_tower(arm.text, ctx.seed)
+    local model = build(arm.space, ctx.seed, text)
+    -- The scratch tower keeps the file names runs had before the text axis.
+    local tag = arm.text == "scratch" and arm.space or (arm.space .. "-" .. arm.text)
+    local saved = ("models/%s-seed%d.h5"):format(tag, ctx.seed)
     if not pcall(model.load, model, saved) then
       local fit = model:fit(data, {steps = p.steps, batch_size = arm.space == "pixel" and p.batch or p.latent_batch,
                                    lr = p.lr, bf16 = p.bf16,
                                    warmup = 100, ema_decay = 0.995, seed = ctx.seed,
-                                   checkpoint = ("models/%s-seed%d-checkpoint.h5"):format(arm.space, ctx.seed),
+                                   checkpoint = ("models/%s-seed%d-checkpoint.h5"):format(tag, ctx.seed),
                                    checkpoint_every = 100,
                                    cache = arm.space == "pixel" and "" or ("models/latents-seed%d.h5"):format(ctx.seed)})
       model:save(saved)
       ctx:curve("loss", fit.losses)
     end
     local judges = cf.judges(data, ctx.seed, {delta = p.delta, classifier_steps = p.classifier_steps})
-    return cf.evaluate(model, judges, ctx, {pairs = p.pairs, guidance = arm.guidance,
-                                            steps = p.sample_steps, delta = p.delta})
+    local m = cf.evaluate(model, judges, ctx, {pairs = p.pairs, guidance = arm.guidance,
+                                               steps = p.sample_steps, delta = p.delta})
+    m.prompt_token_distance, m.prompt_pooled_cosine = prompt_separation(text)
+    return m
   end,
 }
 
@@ -172,7 +221,9 @@ local function summarize(space, rows)
     ("**%s: the paper's trade-off %s here: in %d of %d seeds** (at every step of w in %d of %d). "
      .. "From w = %g to w = %g, alignment goes %s → %s and subject MS-SSIM %s → %s (%s). "
      .. "Alignment is %s. At w = %g the high-load twin darkens %s ml and brightens %s ml (net %s ml) "
-     .. "against %.2f ml of lesions between real twins, where the measure is off by %.3f ml.%s"):format(
+     .. "against %.2f ml of lesions between real twins, where the measure is off by %.3f ml.%s "
+     .. "The text tower puts the two prompts' token states %s apart (relative distance) and their pooled "
+     .. "vectors at cosine %s."):format(
       space, word, holds, n, monotone_seeds, n, first.w, last.w,
       cell(first, "%.4g", alignment), cell(last, "%.4g", alignment),
       cell(first, "%.5f", function(m) return m.subject_ms_ssim end),
@@ -183,7 +234,9 @@ local function summarize(space, rows)
       cell(last, "%.2f", function(m) return m.lesion_opposite_ml end),
       cell(last, "%.2f", function(m) return m.lesion_measured_ml - m.lesion_opposite_ml end),
       mean(last, function(m) return m.lesion_expected_ml end),
-      mean(first, function(m) return m.measure_real_error_ml end), verdict),
+      mean(first, function(m) return m.measure_real_error_ml end), verdict,
+      cell(first, "%.3f", function(m) return m.prompt_token_distance or 0 / 0 end),
+      cell(first, "%.3f", function(m) return m.prompt_pooled_cosine or 0 / 0 end)),
     "", table.concat(lines, "\n")}, "\n")
 end
 
@@ -192,13 +245,17 @@ end
 local by_space, paragraphs = {}, {}
 for _, r in ipairs(results) do
   if r.status == "complete" then
-    local space = r.arm.space
+    local space = #p.texts > 1 and (r.arm.space .. ", " .. r.arm.text .. " text tower") or r.arm.space
     by_space[space] = by_space[space] or {}
     by_space[space][r.arm.guidance] = by_space[space][r.arm.guidance] or {}
     by_space[space][r.arm.guidance][r.seed] = r.metrics
   end
 end
+local groups = {}
 for _, space in ipairs(p.spaces) do
+  for _, text in ipairs(p.texts) do groups[#groups + 1] = #p.texts > 1 and (space .. ", " .. text .. " text tower") or space end
+end
+for _, space in ipairs(groups) do
   local rows = {}
   for w, per_seed in pairs(by_space[space] or {}) do
     local seeds = {}

@@ -12,12 +12,14 @@
 #include "whatif/sampler.hpp"
 #include "whatif/schedule.hpp"
 #include "whatif/text.hpp"
+#include "whatif/vision.hpp"
 
 namespace whatif {
 
 Trainable::~Trainable() = default;
 Schedule::~Schedule() = default;
 TextEncoder::~TextEncoder() = default;
+VisionEncoder::~VisionEncoder() = default;
 Conditioning::~Conditioning() = default;
 Denoiser::~Denoiser() = default;
 Encoder::~Encoder() = default;

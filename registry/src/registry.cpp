@@ -31,9 +31,9 @@ Registry::Registry() = default;
 Registry::~Registry() = default;
 
 const std::vector<std::string>& Registry::kinds() {
-  static const std::vector<std::string> all{"encoder",      "denoiser", "schedule",
-                                            "sampler",      "conditioning", "text",
-                                            "generator",    "dataset",  "metric"};
+  static const std::vector<std::string> all{"encoder",   "denoiser", "schedule", "sampler",
+                                            "conditioning", "text", "vision",   "generator",
+                                            "dataset",   "metric"};
   return all;
 }
 

@@ -58,6 +58,12 @@ expect 1 "expected a finite number, got 'nan'" -- "$whatif" run "$here/ok.lua" -
 expect 1 "unknown preset" -- "$whatif" run "$here/ok.lua" --preset paper --out "$work/run5"
 expect 0 "attributes ok" -- "$whatif" run "$here/attributes.lua" --out "$work/run7"
 # ctx:sample's options: a dataset's grid is taken, a wrong one is refused with its reason.
+expect 0 "clip api ok" -- "$whatif" run "$here/clip_api.lua" --out "$work/clip-ok"
+expect 1 "model:embed: give images = volumes, or texts = \{...\}: one of them" -- "$whatif" run "$here/clip_api.lua" --set op=embed --out "$work/clip1"
+expect 1 "model:embed: whatif.diffusion has no joint image.text space" -- "$whatif" run "$here/clip_api.lua" --set op=diffusion --out "$work/clip2"
+expect 1 "retrieval: 1 labels for 2 examples" -- "$whatif" run "$here/clip_api.lua" --set op=labels --out "$work/clip3"
+expect 1 "auc: the labels need both classes" -- "$whatif" run "$here/clip_api.lua" --set op=auc --out "$work/clip4"
+expect 1 "clip: a contrastive image.text model writes no images" -- "$whatif" run "$here/clip_api.lua" --set op=generate --out "$work/clip5"
 expect 0 "grid spacing [0-9.]+ [0-9.]+ [0-9.]+" -- "$whatif" run "$here/sample_geometry.lua" --out "$work/geo-ok"
 expect 1 "ctx:sample\('x'\): geometry spacing must be positive" -- "$whatif" run "$here/sample_geometry.lua" --set op=spacing --out "$work/geo1"
 expect 1 "ctx:sample\('x'\): unknown field 'geometri' \(note, truth, geometry\)" -- "$whatif" run "$here/sample_geometry.lua" --set op=field --out "$work/geo2"

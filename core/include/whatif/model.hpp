@@ -20,6 +20,7 @@
 namespace whatif {
 
 class Dataset;
+class TextEncoder;
 
 // What to condition on: one example per prompt, per attribute row, or per prior volume; or
 // `count` unconditional examples.
@@ -106,6 +107,18 @@ class Model {
   virtual void load(const std::string& path) = 0;
   // Resolved options of every part, as JSON (what provenance stores).
   virtual std::string config_json() const = 0;
+};
+
+// A family with an image tower and a text tower in one space (whatif.clip) also embeds: unit
+// vectors [N, dim] whose dot products compare images with texts.
+class JointEmbedding {
+ public:
+  virtual ~JointEmbedding() = default;
+  virtual at::Tensor embed_images(const at::Tensor& x) = 0;  // [N, C, (D,) H, W] → [N, dim]
+  virtual at::Tensor embed_texts(const std::vector<std::string>& texts) = 0;
+  // The text tower as a text encoder for another model (kind text, name clip); `frozen` keeps it
+  // out of that model's training.
+  virtual std::shared_ptr<TextEncoder> text_encoder(bool frozen) = 0;
 };
 
 }  // namespace whatif

@@ -11,3 +11,4 @@
 #include "whatif/sampler.hpp"
 #include "whatif/schedule.hpp"
 #include "whatif/text.hpp"
+#include "whatif/vision.hpp"

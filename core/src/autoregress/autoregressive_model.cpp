@@ -9,6 +9,7 @@
 #include "diffusion/latent_cache.hpp"
 #include "train/autocast.hpp"
 #include "train/checkpoint.hpp"
+#include "model/component_json.hpp"
 #include "train/data_description.hpp"
 #include "whatif/batch_sampler.hpp"
 #include "whatif/registry/error.hpp"
@@ -19,14 +20,6 @@ namespace {
 
 constexpr const char* kFormat = "whatif-autoregressive-1";
 constexpr std::int64_t kTokenizeBatch = 32;
-
-nlohmann::json describe(const Component* c) {
-  return {{"kind", c->identity().kind},
-          {"name", c->identity().name},
-          {"plugin", c->identity().plugin},
-          {"version", c->identity().version},
-          {"options", nlohmann::json::parse(c->hyperparams().to_json())}};
-}
 
 std::string who(const Component& c) { return c.identity().kind + "/" + c.identity().name; }
 
@@ -112,9 +105,9 @@ const TokenLayout& AutoregressiveModel::layout() const {
 std::string AutoregressiveModel::config_json() const {
   Options options;
   for (const auto& e : AutoregressiveConfig::fields().entries()) options.set(e.spec.name, e.get(config_));
-  return nlohmann::json{{"tokenizer", describe(parts_.tokenizer.get())},
-                        {"text", describe(parts_.text.get())},
-                        {"generator", describe(parts_.generator.get())},
+  return nlohmann::json{{"tokenizer", component_json(parts_.tokenizer.get())},
+                        {"text", component_json(parts_.text.get())},
+                        {"generator", component_json(parts_.generator.get())},
                         {"autoregressive", nlohmann::json::parse(options.to_json())}}
       .dump();
 }

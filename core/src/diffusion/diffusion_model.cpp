@@ -12,23 +12,12 @@
 #include "diffusion/tiling.hpp"
 #include "whatif/batch_sampler.hpp"
 #include "train/checkpoint.hpp"
+#include "model/component_json.hpp"
 #include "train/data_description.hpp"
 #include "util/progress.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace whatif {
-namespace {
-
-nlohmann::json describe(const Component* c) {
-  if (!c) return nullptr;
-  return {{"kind", c->identity().kind},
-          {"name", c->identity().name},
-          {"plugin", c->identity().plugin},
-          {"version", c->identity().version},
-          {"options", nlohmann::json::parse(c->hyperparams().to_json())}};
-}
-
-}  // namespace
 
 DiffusionModel::DiffusionModel(DiffusionParts parts, ProcessConfig config)
     : parts_(std::move(parts)), process_(config, *parts_.denoiser, *parts_.schedule) {
@@ -45,12 +34,12 @@ std::vector<std::pair<std::string, Trainable*>> DiffusionModel::trainable_parts(
 }
 
 std::string DiffusionModel::config_json() const {
-  nlohmann::json j{{"encoder", describe(parts_.encoder.get())},
-                   {"denoiser", describe(parts_.denoiser.get())},
-                   {"schedule", describe(parts_.schedule.get())},
-                   {"sampler", describe(parts_.sampler.get())},
-                   {"conditioning", describe(parts_.conditioning.get())},
-                   {"text", describe(parts_.text.get())},
+  nlohmann::json j{{"encoder", component_json(parts_.encoder.get())},
+                   {"denoiser", component_json(parts_.denoiser.get())},
+                   {"schedule", component_json(parts_.schedule.get())},
+                   {"sampler", component_json(parts_.sampler.get())},
+                   {"conditioning", component_json(parts_.conditioning.get())},
+                   {"text", component_json(parts_.text.get())},
                    {"process",
                     {{"target", to_string(process_.config().target)},
                      {"weighting", to_string(process_.config().weighting)},

@@ -15,6 +15,7 @@
 #include "whatif/metric.hpp"
 #include "whatif/registry/error.hpp"
 #include "whatif/schedule.hpp"
+#include "whatif/text.hpp"
 
 namespace whatif::lua {
 namespace {
@@ -172,9 +173,26 @@ int encoder_fit(lua_State* L) {
   return 1;
 }
 
+// text:encode{"a", "b"} → pooled [N, width], tokens [N, T, width], mask [N, T] (1 = a real token):
+// one pass in eval mode without gradients (to inspect what a text tower makes of prompts).
+int text_encode(lua_State* L) {
+  const auto text = std::dynamic_pointer_cast<TextEncoder>(check_component(L, 1));
+  const Value v = to_value(L, 2, "text:encode");
+  const auto* list = std::get_if<std::vector<std::string>>(&v);
+  if (!list || list->empty()) throw Error("text:encode: give a list of strings, e.g. {\"high lesion load\"}");
+  at::NoGradGuard no_grad;
+  text->train(false);
+  const TextEmbedding e = text->encode(*list);
+  push_tensor(L, e.pooled.to(at::kFloat));
+  push_tensor(L, e.tokens.to(at::kFloat));
+  push_tensor(L, e.mask.to(at::kFloat));
+  return 3;
+}
+
 // encoder:encode(x) / encoder:decode(z): one pass in eval mode without gradients.
 template <bool Encode>
 int encoder_pass(lua_State* L) {
+  if (Encode && std::dynamic_pointer_cast<TextEncoder>(check_component(L, 1))) return text_encode(L);
   const auto encoder = check_kind<Encoder>(L, Encode ? "encode" : "decode", "encoders");
   at::NoGradGuard no_grad;
   encoder->train(false);
@@ -217,6 +235,22 @@ int dataset_texts(lua_State* L) {
   std::vector<std::string> texts;
   for (lua_Integer i = begin; i < end; ++i) texts.push_back(dataset->get(i).text);
   push_value(L, Value(texts));
+  return 1;
+}
+
+// dataset:attributes(first, count) → {{name = value, ...}, ...} (1-based): each example's attributes.
+int dataset_attributes(lua_State* L) {
+  const auto dataset = check_dataset(L, 1, "attributes");
+  const auto [begin, end] = example_range(L, *dataset, "attributes");
+  lua_createtable(L, static_cast<int>(end - begin), 0);
+  for (lua_Integer i = begin; i < end; ++i) {
+    lua_newtable(L);
+    for (const auto& [name, value] : dataset->get(i).attributes) {
+      lua_pushnumber(L, value);
+      lua_setfield(L, -2, name.c_str());
+    }
+    lua_rawseti(L, -2, i - begin + 1);
+  }
   return 1;
 }
 
@@ -310,6 +344,7 @@ void open_components(lua_State* L) {
                                      {"size", guarded<dataset_size>},
                                      {"geometry", guarded<dataset_geometry>},
                                      {"texts", guarded<dataset_texts>},
+                                     {"attributes", guarded<dataset_attributes>},
                                      {"pairs", guarded<dataset_pairs>},
                                      {nullptr, nullptr}};
   luaL_newmetatable(L, kComponentMeta);

@@ -11,6 +11,7 @@
 #include "model/requests.hpp"
 #include "whatif/model_family.hpp"
 #include "whatif/registry/error.hpp"
+#include "whatif/text.hpp"
 
 namespace whatif::lua {
 namespace {
@@ -185,6 +186,46 @@ int model_counterfactual(lua_State* L) {
   return 3;
 }
 
+// model:embed{images = volumes} or model:embed{texts = {...}} → unit embeddings [N, dim] of a
+// family with a joint image–text space (whatif.clip).
+int model_embed(lua_State* L) {
+  auto& box = check_model(L, 1);
+  auto* joint = dynamic_cast<JointEmbedding*>(box.model.get());
+  if (!joint)
+    throw Error("model:embed: whatif." + box.family->name + " has no joint image–text space (whatif.clip has)");
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_getfield(L, 2, "images");
+  lua_getfield(L, 2, "texts");
+  const bool images = !lua_isnil(L, -2), texts = !lua_isnil(L, -1);
+  if (images == texts) throw Error("model:embed: give images = volumes, or texts = {...}: one of them");
+  if (images) {
+    push_tensor(L, joint->embed_images(check_tensor(L, -2)));
+    return 1;
+  }
+  const Value v = to_value(L, -1, "model:embed texts");
+  const auto* list = std::get_if<std::vector<std::string>>(&v);
+  if (!list) throw Error("model:embed: 'texts' must be a list of strings");
+  push_tensor(L, joint->embed_texts(*list));
+  return 1;
+}
+
+// model:text_encoder{frozen = true} → the text tower of a joint space as a text component
+// (text/clip) for another model's `text =`.
+int model_text_encoder(lua_State* L) {
+  auto& box = check_model(L, 1);
+  auto* joint = dynamic_cast<JointEmbedding*>(box.model.get());
+  if (!joint)
+    throw Error("model:text_encoder: whatif." + box.family->name + " has no text tower of its own (whatif.clip has)");
+  static const Schema schema{{"frozen", OptionType::Bool, true, "leave the tower out of the other model's training"}};
+  lua_settop(L, 2);
+  if (lua_isnil(L, 2)) {
+    lua_newtable(L);
+    lua_replace(L, 2);
+  }
+  push_component(L, joint->text_encoder(resolved_options(L, 2, schema, "model:text_encoder").get_bool("frozen")));
+  return 1;
+}
+
 int model_save(lua_State* L) {
   check_model(L, 1).model->save(run_path(L, luaL_checkstring(L, 2)));
   return 0;
@@ -211,6 +252,8 @@ void open_models(lua_State* L) {
   static const luaL_Reg methods[] = {{"fit", guarded<model_fit>},
                                      {"generate", guarded<model_generate>},
                                      {"counterfactual", guarded<model_counterfactual>},
+                                     {"embed", guarded<model_embed>},
+                                     {"text_encoder", guarded<model_text_encoder>},
                                      {"save", guarded<model_save>},
                                      {"load", guarded<model_load>},
                                      {"config", guarded<model_config>},

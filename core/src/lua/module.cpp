@@ -13,6 +13,7 @@
 #include "host/host.hpp"
 #include "lua/component_binding.hpp"
 #include "lua/convert.hpp"
+#include "lua/embedding_binding.hpp"
 #include "lua/experiment_binding.hpp"
 #include "lua/model_binding.hpp"
 #include "lua/params.hpp"
@@ -217,6 +218,7 @@ void open_module(lua_State* L, Script::State& state) {
   lua_newtable(L);
   set_functions(L, functions);
   open_models(L);
+  open_embedding(L);
   open_experiment(L);
   for (const auto& kind : Registry::kinds()) {
     lua_pushstring(L, kind.c_str());

@@ -8,6 +8,7 @@ namespace whatif {
 
 ModelFamily diffusion_family();       // diffusion/diffusion_family.cpp
 ModelFamily autoregressive_family();  // autoregress/autoregressive_family.cpp
+ModelFamily clip_family();            // clip/clip_family.cpp
 
 namespace {
 
@@ -15,7 +16,7 @@ namespace {
 std::map<std::string, ModelFamily>& families() {
   static std::map<std::string, ModelFamily> table = [] {
     std::map<std::string, ModelFamily> t;
-    for (ModelFamily f : {diffusion_family(), autoregressive_family()}) t.emplace(f.name, std::move(f));
+    for (ModelFamily f : {diffusion_family(), autoregressive_family(), clip_family()}) t.emplace(f.name, std::move(f));
     return t;
   }();
   return table;

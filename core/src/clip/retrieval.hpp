@@ -1,0 +1,32 @@
+#pragma once
+// How well a joint image–text space sorts: cross-modal retrieval Recall@k, zero-shot scores from
+// prompt ensembles, and the ROC AUC of scores against binary labels.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "whatif/tensor.hpp"
+
+namespace whatif {
+
+// Image→text and text→image Recall@k of unit embeddings images [N, d] and texts [N, d], where row
+// i of each is the same example. A retrieved item is a hit when its label equals the query's
+// (`labels` one per example; empty = the example's own index, so only i matches i): two examples
+// with the same report are the same answer. Returns "image_to_text_r<k>", "text_to_image_r<k>"
+// for each k, and "chance_r<k>": the expected recall of a random ranking, averaged over queries.
+std::map<std::string, double> retrieval_recall(const at::Tensor& images, const at::Tensor& texts,
+                                               const std::vector<std::string>& labels,
+                                               const std::vector<std::int64_t>& ks);
+
+// Zero-shot scores of unit image embeddings [N, d] for a finding described by `positive` and
+// `negative` prompt embeddings [P, d], [Q, d]: each ensemble is averaged and renormalised (Radford
+// et al. 2021, §3.1.4), the score is cos(image, positive) − cos(image, negative). [N] float.
+at::Tensor zero_shot_scores(const at::Tensor& images, const at::Tensor& positive, const at::Tensor& negative);
+
+// Area under the ROC curve of `scores` against `labels` (true = positive): the probability that a
+// random positive scores above a random negative, ties counting one half (Mann–Whitney U / n₊n₋).
+// Throws when either class is empty.
+double roc_auc(const std::vector<double>& scores, const std::vector<bool>& labels);
+
+}  // namespace whatif

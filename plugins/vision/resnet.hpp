@@ -1,0 +1,53 @@
+#pragma once
+// vision/resnet: a pre-activation residual network (He et al. 2016, "Identity mappings"), 2D or
+// 3D, as the image tower of a dual encoder (3D ResNets as in Hara et al. 2018 and the 3D CLIP
+// towers of CT-CLIP / M3D). Stages of residual blocks at halving resolutions, a final norm and
+// SiLU, global average pooling and a linear map to the output width. GroupNorm instead of batch
+// norm: contrastive batches on CPU are small, and batch statistics would leak across the
+// negatives.
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include <whatif/nn/layers.hpp>
+
+#include "tower.hpp"
+
+namespace whatif_vision {
+
+struct ResNetConfig {
+  std::int64_t spatial_dims = 3;
+  std::int64_t in_channels = 1;
+  std::vector<std::int64_t> channels{32, 64, 128, 256};  // one stage each; stages after the first halve
+  std::int64_t blocks = 1;                                // residual blocks per stage
+  std::int64_t groups = 8;
+  std::int64_t width = 256;  // output features
+
+  void check() const;  // throws naming the first bad option
+};
+
+// norm → SiLU → conv3 → norm → SiLU → conv3 (zero-initialised), plus the input.
+struct PreActBlockImpl : torch::nn::Module {
+  PreActBlockImpl(int dims, std::int64_t channels, std::int64_t groups);
+  torch::Tensor forward(const torch::Tensor& x);
+  whatif::nn::GroupNorm32 norm1{nullptr}, norm2{nullptr};
+  whatif::nn::Conv conv1{nullptr}, conv2{nullptr};
+};
+TORCH_MODULE(PreActBlock);
+
+struct ResNetImpl : torch::nn::Module {
+  explicit ResNetImpl(const ResNetConfig& config);
+  void check_input(const torch::Tensor& x) const;
+  torch::Tensor forward(const torch::Tensor& x);  // [B, C, *S] → [B, width]
+  ResNetConfig config;
+  whatif::nn::Conv stem{nullptr};
+  torch::nn::ModuleList stages;  // per stage: [downsampling conv,] blocks
+  whatif::nn::GroupNorm32 norm{nullptr};
+  torch::nn::Linear head{nullptr};
+};
+TORCH_MODULE(ResNet);
+
+using ResNetEncoder = Tower<ResNet>;
+
+}  // namespace whatif_vision

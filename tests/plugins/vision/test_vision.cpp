@@ -1,0 +1,90 @@
+// Vision towers: output shapes in 2D and 3D, residual blocks that start as the identity, the ViT's
+// sinusoidal positions against their formula, a ViT whose class token sees every patch, and the
+// errors a wrong input gets.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+#include "support/plugins.hpp"
+#include "vision/resnet.hpp"
+#include "vision/vit.hpp"
+#include "whatif/registry/error.hpp"
+
+using whatif::test::make;
+
+namespace {
+
+const bool loaded = [] {
+  whatif::test::load("vision");
+  return true;
+}();
+
+}  // namespace
+
+CATCH_TEST_CASE("vision towers map 2D and 3D images to one vector each", "[vision]") {
+  torch::manual_seed(0);
+  const auto resnet3 = make<whatif::VisionEncoder>("vision", "resnet", {"channels=8,16,16", "groups=4", "width=12"});
+  CATCH_CHECK(resnet3->embed(torch::randn({2, 1, 16, 16, 16})).sizes() == std::vector<std::int64_t>{2, 12});
+  const auto resnet2 = make<whatif::VisionEncoder>("vision", "resnet",
+                                                   {"spatial_dims=2", "in_channels=3", "channels=8", "groups=4", "width=5"});
+  CATCH_CHECK(resnet2->embed(torch::randn({3, 3, 10, 14})).sizes() == std::vector<std::int64_t>{3, 5});
+  const auto vit3 = make<whatif::VisionEncoder>("vision", "vit", {"patch=4", "hidden=24", "heads=2", "layers=1", "width=7"});
+  CATCH_CHECK(vit3->embed(torch::randn({2, 1, 8, 8, 12})).sizes() == std::vector<std::int64_t>{2, 7});
+  CATCH_CHECK(vit3->width() == 7);
+  CATCH_CHECK(vit3->spatial_dims() == 3);
+  CATCH_CHECK_THROWS_WITH(vit3->embed(torch::randn({1, 1, 8, 8, 10})), Catch::Contains("not a multiple of 'patch'"));
+  CATCH_CHECK_THROWS_WITH(resnet3->embed(torch::randn({1, 2, 8, 8, 8})), Catch::Contains("expects images [B, 1, D, H, W]"));
+  CATCH_CHECK_THROWS_WITH(make<whatif::VisionEncoder>("vision", "resnet", {"channels=8,12", "groups=8"}),
+                          Catch::Contains("divisible by 'groups'"));
+}
+
+CATCH_TEST_CASE("a residual block starts as the identity", "[vision]") {
+  torch::manual_seed(1);
+  whatif_vision::PreActBlock block(3, 8, 4);
+  const torch::Tensor x = torch::randn({2, 8, 4, 4, 4});
+  CATCH_CHECK(torch::equal(block->forward(x), x));
+}
+
+CATCH_TEST_CASE("ViT positions are sin/cos of each axis's coordinate", "[vision]") {
+  // A 3 × 5 grid, hidden 10: 2 pairs per axis (8 columns), the last 2 columns zero.
+  const torch::Tensor p = whatif_vision::grid_positions({3, 5}, 10);
+  CATCH_REQUIRE(p.sizes() == std::vector<std::int64_t>{15, 10});
+  const auto value = [&](std::int64_t row, std::int64_t col) { return p[row][col].item<double>(); };
+  const double f1 = std::exp(-std::log(10000.0) / 2);  // frequencies 1 and 10000^(-1/2)
+  const std::int64_t patch = 2 * 5 + 3;                // row-major: (2, 3)
+  CATCH_CHECK(value(patch, 0) == Approx(std::sin(2.0)));
+  CATCH_CHECK(value(patch, 1) == Approx(std::sin(2.0 * f1)));
+  CATCH_CHECK(value(patch, 2) == Approx(std::cos(2.0)));
+  CATCH_CHECK(value(patch, 4) == Approx(std::sin(3.0)));
+  CATCH_CHECK(value(patch, 7) == Approx(std::cos(3.0 * f1)));
+  CATCH_CHECK(value(patch, 8) == 0.0);
+  CATCH_CHECK(value(patch, 9) == 0.0);
+}
+
+CATCH_TEST_CASE("the ViT's class token reads every patch", "[vision]") {
+  torch::manual_seed(2);
+  whatif_vision::ViTConfig c;
+  c.spatial_dims = 2;
+  c.patch = 4;
+  c.hidden = 16;
+  c.heads = 2;
+  c.layers = 1;
+  c.width = 6;
+  whatif_vision::ViTEncoder vit(c);
+  vit.train(false);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({1, 1, 12, 12});
+  const torch::Tensor base = vit.embed(x);
+  for (std::int64_t py = 0; py < 3; ++py)
+    for (std::int64_t px = 0; px < 3; ++px) {
+      torch::Tensor y = x.clone();
+      y.narrow(2, 4 * py, 4).narrow(3, 4 * px, 4).add_(1.0);
+      CATCH_CHECK((vit.embed(y) - base).abs().max().item<double>() > 1e-6);
+    }
+  // With no blocks the class token attends to nothing: every image gets the same vector.
+  c.layers = 0;
+  whatif_vision::ViTEncoder bare(c);
+  CATCH_CHECK(torch::allclose(bare.embed(x), bare.embed(torch::randn({1, 1, 12, 12}))));
+}
