@@ -14,7 +14,7 @@ local spread = require "spread"
 local p = whatif.params{
   seeds = {1}, tasks = {"ms", "ad", "chest"},
   subjects = 48, heldout_subjects = 16, brain_size = 32, chest_size = 32,
-  steps = 1000, batch = 24, accumulate = 1, lr = 1e-3, bf16 = true,
+  steps = 1000, batch = 24, accumulate = 1, lr = 1e-3, weight_decay = 0.0, bf16 = true,
   channels = {16, 32, 64, 128}, image_width = 128, embed_dim = 64,
   text_width = 64, text_layers = 2, text_heads = 4, vocab_size = 512, text_length = 96,
   presets = {
@@ -81,6 +81,7 @@ local results = whatif.experiment{
       embed_dim = p.embed_dim, bf16 = p.bf16,
     }
     local fit = clip:fit(train, {steps = p.steps, batch_size = p.batch, accumulate = p.accumulate, lr = p.lr,
+                                 weight_decay = p.weight_decay,
                                  bf16 = p.bf16, warmup = math.min(100, p.steps), ema_decay = 0, seed = ctx.seed,
                                  checkpoint = ctx.checkpoint, checkpoint_every = 200})
     ctx:curve("loss", fit.losses)
