@@ -277,15 +277,19 @@ Pair ClipModel::counterfactual(const CounterfactualRequest&) {
   throw Error("clip: a contrastive image–text model makes no counterfactuals; use clip:embed to score them");
 }
 
-void ClipModel::save(const std::string& path) const {
-  Checkpoint c;
+void ClipModel::state(NamedTensors& params, NamedTensors& buffers) const {
   const auto add = [&](const std::string& prefix, Trainable& part) {
-    for (auto& [name, p] : part.named_parameters()) c.groups["params"].emplace_back(prefix + "." + name, p);
-    for (auto& [name, b] : part.named_buffers()) c.groups["buffers"].emplace_back(prefix + "." + name, b);
+    for (auto& [name, p] : part.named_parameters()) params.emplace_back(prefix + "." + name, p);
+    for (auto& [name, b] : part.named_buffers()) buffers.emplace_back(prefix + "." + name, b);
   };
   add("image", *parts_.image);
   add("text", *parts_.text);
   add("heads", *heads_);
+}
+
+void ClipModel::save(const std::string& path) const {
+  Checkpoint c;
+  state(c.groups["params"], c.groups["buffers"]);
   c.strings["config"] = config_json();
   c.strings["format"] = kFormat;
   c.strings["data"] = data_json_;
@@ -297,13 +301,7 @@ void ClipModel::load(const std::string& path) {
   if (!c.strings.count("format") || c.strings.at("format") != kFormat)
     throw Error(path + ": not a whatif clip model (save one with clip:save)");
   NamedTensors params, buffers;
-  const auto add = [&](const std::string& prefix, Trainable& part) {
-    for (auto& [name, p] : part.named_parameters()) params.emplace_back(prefix + "." + name, p);
-    for (auto& [name, b] : part.named_buffers()) buffers.emplace_back(prefix + "." + name, b);
-  };
-  add("image", *parts_.image);
-  add("text", *parts_.text);
-  add("heads", *heads_);
+  state(params, buffers);
   const auto group = [&](const std::string& g) {
     const auto it = c.groups.find(g);
     return it == c.groups.end() ? NamedTensors{} : it->second;

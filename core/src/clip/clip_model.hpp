@@ -71,6 +71,8 @@ class ClipModel : public Model, public JointEmbedding {
   at::Tensor image_features(const at::Tensor& x);
   at::Tensor text_features(const std::vector<std::string>& texts);
   void eval_mode();
+  // Every tensor a checkpoint keeps, named "image.*", "text.*", "heads.*".
+  void state(NamedTensors& params, NamedTensors& buffers) const;
 
   ClipParts parts_;
   ClipConfig config_;
