@@ -100,10 +100,7 @@ int metric_update(lua_State* L) {
                                     {"reference_texts", &item.reference_texts}}) {
     lua_getfield(L, 2, field);
     if (!lua_isnil(L, -1)) {
-      const Value v = to_value(L, -1, std::string("metric:update ") + field);
-      const auto* list = std::get_if<std::vector<std::string>>(&v);
-      if (!list) throw Error(std::string("metric:update: '") + field + "' must be a list of strings");
-      *slot = *list;
+      *slot = to_strings(L, lua_gettop(L), std::string("metric:update: '") + field + "' must be a list of strings");
     }
     lua_pop(L, 1);
   }
@@ -177,12 +174,12 @@ int encoder_fit(lua_State* L) {
 // one pass in eval mode without gradients (to inspect what a text tower makes of prompts).
 int text_encode(lua_State* L) {
   const auto text = std::dynamic_pointer_cast<TextEncoder>(check_component(L, 1));
-  const Value v = to_value(L, 2, "text:encode");
-  const auto* list = std::get_if<std::vector<std::string>>(&v);
-  if (!list || list->empty()) throw Error("text:encode: give a list of strings, e.g. {\"high lesion load\"}");
+  const std::string error = "text:encode: give a list of strings, e.g. {\"high lesion load\"}";
+  const auto texts = to_strings(L, 2, error);
+  if (texts.empty()) throw Error(error);
   at::NoGradGuard no_grad;
   text->train(false);
-  const TextEmbedding e = text->encode(*list);
+  const TextEmbedding e = text->encode(texts);
   push_tensor(L, e.pooled.to(at::kFloat));
   push_tensor(L, e.tokens.to(at::kFloat));
   push_tensor(L, e.mask.to(at::kFloat));

@@ -192,4 +192,12 @@ void raise(lua_State* L, const std::exception& e) {
   std::abort();  // lua_error does not return
 }
 
+std::vector<std::string> to_strings(lua_State* L, int index, const std::string& error) {
+  if (!lua_istable(L, index)) throw Error(error);
+  const Value v = to_value(L, index, error);
+  const auto* list = std::get_if<std::vector<std::string>>(&v);
+  if (!list) throw Error(error);
+  return *list;
+}
+
 }  // namespace whatif::lua

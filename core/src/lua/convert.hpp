@@ -23,6 +23,8 @@ void push_value(lua_State* L, const Value& value);
 // metric may honestly be inf).
 Options to_options(lua_State* L, int index, const std::string& what, bool allow_non_finite = false);
 void push_options(lua_State* L, const Options& options);
+// The Lua list of strings at `index`; anything else throws Error(`error`).
+std::vector<std::string> to_strings(lua_State* L, int index, const std::string& error);
 // The table at `index` as options resolved against `schema` (defaults filled, types checked, an
 // unknown key refused with the closest valid one); keys in `skip` are left out, for the caller to
 // read apart.

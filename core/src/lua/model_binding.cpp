@@ -202,10 +202,7 @@ int model_embed(lua_State* L) {
     push_tensor(L, joint->embed_images(check_tensor(L, -2)));
     return 1;
   }
-  const Value v = to_value(L, -1, "model:embed texts");
-  const auto* list = std::get_if<std::vector<std::string>>(&v);
-  if (!list) throw Error("model:embed: 'texts' must be a list of strings");
-  push_tensor(L, joint->embed_texts(*list));
+  push_tensor(L, joint->embed_texts(to_strings(L, lua_gettop(L), "model:embed: 'texts' must be a list of strings")));
   return 1;
 }
 
