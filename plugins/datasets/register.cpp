@@ -74,7 +74,9 @@ void register_components(whatif::Registry& registry) {
        {"seed", OptionType::Int, std::int64_t{0}, "random seed"},
        {"text", OptionType::String, std::string("text"),
         "report (text); prompt: the interpretation against the baseline (a baseline's impression); or "
-        "progression: the change in a few words, a line break, the interpretation (a baseline: its impression)"}},
+        "progression: the change in a few words, a line break, the interpretation (a baseline: its impression)"},
+       {"window", OptionType::DoubleList, std::vector<double>{},
+        "{} keeps the intensities; {low, high} maps them linearly, low -> 0 and high -> 1 (unclipped)"}},
       [](const whatif::Options& o) {
         whatif::data::ChestOptions c;
         c.modality = o.get_string("modality");
@@ -83,7 +85,7 @@ void register_components(whatif::Registry& registry) {
         c.fov_mm = o.get_double("fov");
         c.seed = static_cast<std::uint64_t>(o.get_int("seed"));
         return std::make_shared<whatif_datasets::SyntheticChestDataset>(c, o.get_int("subjects"),
-                                                                        o.get_string("text"));
+                                                                        o.get_string("text"), o.get_doubles("window"));
       });
 }
 

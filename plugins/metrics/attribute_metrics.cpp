@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include <ATen/ATen.h>
+#include <whatif/data/chest_measures.hpp>
 #include <whatif/registry/error.hpp>
 
 namespace whatif_metrics {
@@ -162,6 +163,100 @@ std::map<std::string, double> EffectivenessMetric::compute() {
   out["effectiveness_expected_ml"] = expected_sum_.mean();
   out["effectiveness_error_ml"] = error_.mean();
   out["effectiveness"] = expected_sum_.mean() > 0 ? measured_.mean() / expected_sum_.mean() : 0.0;
+  return out;
+}
+
+ChestChangeMetric::ChestChangeMetric(std::vector<double> window) : window_(std::move(window)) {
+  if (!window_.empty() && (window_.size() != 2 || !(window_[1] > window_[0])))
+    throw whatif::Error("chest-change: option 'window' must be {} (HU) or {low, high} with high > low");
+}
+
+at::Tensor ChestChangeMetric::hu(const at::Tensor& x) const {
+  const at::Tensor v = x.to(at::kFloat);
+  return window_.empty() ? v : v * (window_[1] - window_[0]) + window_[0];
+}
+
+namespace {
+
+const char* const kFindings[] = {"effusion_right", "effusion_left", "consolidation", "nodule"};
+
+std::map<std::string, double> findings_of(const whatif::data::ChestChange& c) {
+  return {{"effusion_right", c.effusion_ml[0]},
+          {"effusion_left", c.effusion_ml[1]},
+          {"consolidation", c.consolidation_ml},
+          {"nodule", c.nodule_ml}};
+}
+
+}  // namespace
+
+void ChestChangeMetric::add(const at::Tensor& source, const at::Tensor& target, const std::map<std::string, double>& before,
+                            const std::map<std::string, double>& after, std::map<std::string, RunningMean>& measured,
+                            std::map<std::string, RunningMean>& truth, std::map<std::string, RunningMean>& error) const {
+  const auto got = findings_of(whatif::data::chest_change(hu(source), hu(target), *geometry_));
+  const auto want = findings_of(whatif::data::true_chest_change(before, after));
+  for (const char* f : kFindings) {
+    const double m = got.at(f), t = want.at(f);
+    measured[f].add(at::tensor({m}, at::kDouble));
+    truth[f].add(at::tensor({std::abs(t)}, at::kDouble));
+    error[f].add(at::tensor({std::abs(m - t)}, at::kDouble));
+  }
+}
+
+std::map<std::string, double> ChestChangeMetric::fit(const whatif::Dataset& data, std::uint64_t) {
+  const auto pairs = data.pairs();
+  if (data.size() < 1 || pairs.empty())
+    throw whatif::Error("chest-change: fit needs a chest CT dataset with (baseline, follow-up) pairs (synthetic-chest, modality ct)");
+  const whatif::Example first = data.get(0);
+  if (first.image.dim() != 4 || first.image.size(0) != 1)
+    throw whatif::Error("chest-change: fit needs CT volumes [1, D, H, W]; the dataset's are not");
+  geometry_ = whatif::data::geometry_of(first);
+  std::map<std::string, RunningMean> measured, truth, error;
+  for (const auto& [a, b] : pairs) {
+    const whatif::Example ea = data.get(a), eb = data.get(b);
+    add(ea.image[0], eb.image[0], ea.attributes, eb.attributes, measured, truth, error);
+  }
+  real_.clear();
+  for (const char* f : kFindings) real_[std::string("real_") + f + "_error_ml"] = error[f].mean();
+  return real_;
+}
+
+void ChestChangeMetric::reset() {
+  measured_.clear();
+  truth_.clear();
+  error_.clear();
+}
+
+void ChestChangeMetric::update(const whatif::MetricItem& item) {
+  if (!geometry_) throw whatif::Error("chest-change: call fit(dataset) first (it reads the grid the volumes are on)");
+  if (!item.generated.defined() || !item.source.defined())
+    throw whatif::Error("chest-change needs item.generated (follow-ups) and item.source (baselines) in every update");
+  if (item.generated.sizes() != item.source.sizes() || item.generated.dim() != 5 || item.generated.size(1) != 1)
+    throw whatif::Error("chest-change: generated and source must be CT volumes [B, 1, D, H, W] of the same shape");
+  const std::int64_t batch = item.generated.size(0);
+  std::vector<std::map<std::string, double>> before(static_cast<std::size_t>(batch)), after(before);
+  for (const auto& [name, values] : item.attributes) {
+    const at::Tensor v = per_example(values, batch, name);
+    const bool source = name.rfind("source_", 0) == 0;
+    for (std::int64_t i = 0; i < batch; ++i)
+      (source ? before : after)[static_cast<std::size_t>(i)][source ? name.substr(7) : name] = v[i].item<double>();
+  }
+  for (std::int64_t i = 0; i < batch; ++i)
+    add(item.source[i][0], item.generated[i][0], before[static_cast<std::size_t>(i)], after[static_cast<std::size_t>(i)],
+        measured_, truth_, error_);
+}
+
+std::map<std::string, double> ChestChangeMetric::compute() {
+  if (error_.empty()) throw whatif::Error("chest-change: nothing to compute; call update with twins");
+  std::map<std::string, double> out = real_;
+  double total = 0;
+  for (const char* f : kFindings) {
+    const std::string name = f;
+    out[name + "_measured_ml"] = measured_.at(name).mean();
+    out[name + "_true_ml"] = truth_.at(name).mean();
+    out[name + "_error_ml"] = error_.at(name).mean();
+    total += error_.at(name).mean();
+  }
+  out["chest_change_error_ml"] = total;
   return out;
 }
 

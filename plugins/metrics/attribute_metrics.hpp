@@ -5,7 +5,14 @@
 //   effectiveness   for counterfactual twins: the volume that changed between source and generated
 //                   (voxels darker by more than delta, or brighter when the requested level is
 //                   lower) against the change real twins of the same levels show.
+//   chest-change    for chest CT twins: the findings grown between source and generated (effusion
+//                   per side, consolidation, nodules), read from HU without masks, against the
+//                   true change the two scans' attributes state.
 #include <memory>
+#include <optional>
+#include <vector>
+
+#include <whatif/data/volume.hpp>
 
 #include "classifier.hpp"
 #include "similarity_metrics.hpp"
@@ -62,6 +69,35 @@ class EffectivenessMetric : public whatif::Metric {
   std::map<std::pair<long, long>, double> expected_;  // (source level, level) → mean true change, ml
   std::map<std::string, double> real_;
   RunningMean measured_, opposite_, expected_sum_, error_;
+};
+
+class ChestChangeMetric : public whatif::Metric {
+ public:
+  // `window` {} when the volumes are HU; {low, high} when they were mapped low → 0, high → 1
+  // (synthetic-chest's `window`): they are mapped back before measuring.
+  explicit ChestChangeMetric(std::vector<double> window);
+  // Reads the dataset's grid (every volume measured must be on it) and measures its real
+  // (baseline, follow-up) pairs: returns {real_<finding>_error_ml}, the measure's own error.
+  std::map<std::string, double> fit(const whatif::Dataset& data, std::uint64_t seed) override;
+  void reset() override;
+  // item.generated (the follow-up twins), item.source (the baseline twins) and item.attributes:
+  // the follow-up's attributes under their names, the baseline's under "source_" + name.
+  void update(const whatif::MetricItem& item) override;
+  // Per finding (effusion_right, effusion_left, consolidation, nodule): <finding>_measured_ml,
+  // <finding>_true_ml (mean |true change|), <finding>_error_ml (mean |measured − true|); and
+  // chest_change_error_ml, the sum of the four errors.
+  std::map<std::string, double> compute() override;
+
+ private:
+  at::Tensor hu(const at::Tensor& x) const;
+  void add(const at::Tensor& source, const at::Tensor& target, const std::map<std::string, double>& before,
+           const std::map<std::string, double>& after, std::map<std::string, RunningMean>& measured,
+           std::map<std::string, RunningMean>& truth, std::map<std::string, RunningMean>& error) const;
+
+  std::vector<double> window_;
+  std::optional<whatif::data::Geometry> geometry_;
+  std::map<std::string, double> real_;
+  std::map<std::string, RunningMean> measured_, truth_, error_;
 };
 
 }  // namespace whatif_metrics

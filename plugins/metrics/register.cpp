@@ -104,6 +104,13 @@ void register_components(whatif::Registry& registry) {
         return std::make_shared<whatif_metrics::EffectivenessMetric>(whatif_metrics::EffectivenessOptions{
             o.get_string("attribute"), o.get_string("level"), o.get_double("delta")});
       });
+  registry.add<whatif::Metric>(
+      "metric", "chest-change",
+      "chest CT twins: effusion per side, consolidation and nodules grown between source and generated, "
+      "read from HU without masks, against the true change their attributes state; fit(dataset) reads the grid",
+      {{"window", OptionType::DoubleList, std::vector<double>{},
+        "{} for HU; {low, high} for volumes mapped low -> 0, high -> 1 (mapped back before measuring)"}},
+      [](const whatif::Options& o) { return std::make_shared<whatif_metrics::ChestChangeMetric>(o.get_doubles("window")); });
 }
 
 }  // namespace

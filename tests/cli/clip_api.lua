@@ -1,4 +1,4 @@
--- The joint-space API from a script: `--set op=ok` checks retrieval, zero-shot and AUC values on
+-- The joint-space API from a script: `--set op=ok` checks retrieval, zero-shot, CLIPScore and AUC values on
 -- hand-made embeddings and a clip model's shapes; the other ops make one mistake each.
 local p = whatif.params{op = "ok"}
 local data = whatif.dataset("synthetic-brain", {task = "ms", subjects = 2, size = 32, dims = 2, text = "prompt"})
@@ -17,6 +17,11 @@ if p.op == "ok" then
   assert(math.abs(r.chance_r1 - 1 / 3) < 1e-12, "chance")
   assert(whatif.auc({0.1, 0.4, 0.35, 0.8}, {false, false, true, true}) == 0.75, "auc")
   assert(#whatif.zero_shot(e, t, t) == 6, "zero-shot scores")
+  -- CLIPScore of unit vectors against themselves: cos = 1, so 100 each; against the negated
+  -- vectors cos = -1, clamped to 0.
+  local same, each = whatif.clip_score(t, t)
+  assert(math.abs(same - 100) < 1e-3 and #each == 6 and math.abs(each[6] - 100) < 1e-3, "clip_score of itself")
+  assert(whatif.clip_score(t, t * -1) == 0, "clip_score clamps at zero")
   local pooled, tokens = clip:text_encoder{frozen = true}:encode{"high lesion load"}
   assert(pooled:shape()[1] == 1 and tokens:shape()[1] == 1, "text tower encode")
   whatif.info("clip api ok")
@@ -32,6 +37,8 @@ elseif p.op == "labels" then
   whatif.retrieval(e, e, {labels = {"a"}})
 elseif p.op == "auc" then
   whatif.auc({1, 2}, {true, true})
+elseif p.op == "clip_score" then
+  whatif.clip_score(clip:embed{texts = {"a", "b"}}, clip:embed{texts = {"a"}})
 elseif p.op == "generate" then
   clip:generate{prompts = {"x"}}
 end

@@ -64,6 +64,12 @@ expect 1 "model:embed: whatif.diffusion has no joint image.text space" -- "$what
 expect 1 "retrieval: 1 labels for 2 examples" -- "$whatif" run "$here/clip_api.lua" --set op=labels --out "$work/clip3"
 expect 1 "auc: the labels need both classes" -- "$whatif" run "$here/clip_api.lua" --set op=auc --out "$work/clip4"
 expect 1 "clip: a contrastive image.text model writes no images" -- "$whatif" run "$here/clip_api.lua" --set op=generate --out "$work/clip5"
+expect 1 "clip-score: give image and text embeddings of the same shape" -- "$whatif" run "$here/clip_api.lua" --set op=clip_score --out "$work/clip6"
+# The chest-change metric and the synthetic-chest window from a script.
+expect 0 "chest measure ok" -- "$whatif" run "$here/chest_measure.lua" --out "$work/chest-ok"
+expect 1 "chest-change: call fit\(dataset\) first" -- "$whatif" run "$here/chest_measure.lua" --set op=unfitted --out "$work/chest1"
+expect 1 "chest-change: generated and source must be CT volumes \[B, 1, D, H, W\]" -- "$whatif" run "$here/chest_measure.lua" --set op=shape --out "$work/chest2"
+expect 1 "option 'window' must be \{\} or \{low, high\} with high > low" -- "$whatif" run "$here/chest_measure.lua" --set op=window --out "$work/chest3"
 expect 0 "grid spacing [0-9.]+ [0-9.]+ [0-9.]+" -- "$whatif" run "$here/sample_geometry.lua" --out "$work/geo-ok"
 expect 1 "ctx:sample\('x'\): geometry spacing must be positive" -- "$whatif" run "$here/sample_geometry.lua" --set op=spacing --out "$work/geo1"
 expect 1 "ctx:sample\('x'\): unknown field 'geometri' \(note, truth, geometry\)" -- "$whatif" run "$here/sample_geometry.lua" --set op=field --out "$work/geo2"

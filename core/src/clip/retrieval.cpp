@@ -90,6 +90,12 @@ at::Tensor zero_shot_scores(const at::Tensor& images, const at::Tensor& positive
   return at::matmul(x, centre(positive)) - at::matmul(x, centre(negative));
 }
 
+at::Tensor clip_scores(const at::Tensor& images, const at::Tensor& texts) {
+  if (images.dim() != 2 || texts.dim() != 2 || images.sizes() != texts.sizes())
+    throw Error("clip-score: give image and text embeddings of the same shape [N, d], row i of both the same example");
+  return 100.0 * (images.to(at::kFloat) * texts.to(at::kFloat)).sum(1).clamp_min(0.0);
+}
+
 double roc_auc(const std::vector<double>& scores, const std::vector<bool>& labels) {
   if (scores.size() != labels.size())
     throw Error("auc: " + std::to_string(scores.size()) + " scores for " + std::to_string(labels.size()) + " labels");

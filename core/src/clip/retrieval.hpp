@@ -1,6 +1,6 @@
 #pragma once
 // How well a joint image–text space sorts: cross-modal retrieval Recall@k, zero-shot scores from
-// prompt ensembles, and the ROC AUC of scores against binary labels.
+// prompt ensembles, CLIPScore, and the ROC AUC of scores against binary labels.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -23,6 +23,11 @@ std::map<std::string, double> retrieval_recall(const at::Tensor& images, const a
 // `negative` prompt embeddings [P, d], [Q, d]: each ensemble is averaged and renormalised (Radford
 // et al. 2021, §3.1.4), the score is cos(image, positive) − cos(image, negative). [N] float.
 at::Tensor zero_shot_scores(const at::Tensor& images, const at::Tensor& positive, const at::Tensor& negative);
+
+// CLIPScore of unit image embeddings [N, d] against the unit embeddings of their own prompts
+// [N, d], row i with row i: 100 · max(cos, 0) per pair (Hessel et al. 2021 with w = 100, the
+// scale 3D text-to-CT work reports). [N] float.
+at::Tensor clip_scores(const at::Tensor& images, const at::Tensor& texts);
 
 // Area under the ROC curve of `scores` against `labels` (true = positive): the probability that a
 // random positive scores above a random negative, ties counting one half (Mann–Whitney U / n₊n₋).

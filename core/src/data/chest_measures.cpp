@@ -190,6 +190,25 @@ ChestChange chest_change(const at::Tensor& source, const at::Tensor& target, con
   return change;
 }
 
+ChestChange true_chest_change(const std::map<std::string, double>& before, const std::map<std::string, double>& after) {
+  const auto attribute = [](const std::map<std::string, double>& a, const std::string& name) {
+    const auto it = a.find(name);
+    if (it == a.end()) throw Error("chest measures: the examples have no attribute '" + name + "' (synthetic-chest CT has it)");
+    return it->second;
+  };
+  const auto nodule_ml = [&](const std::map<std::string, double>& a) {
+    double ml = 0;
+    for (int id = 1; id <= 3; ++id) ml += kPi / 6 * std::pow(attribute(a, "nodule_" + std::to_string(id) + "_diameter_mm"), 3) / 1000;
+    return ml;
+  };
+  ChestChange c;
+  c.effusion_ml = {attribute(after, "effusion_right_ml") - attribute(before, "effusion_right_ml"),
+                   attribute(after, "effusion_left_ml") - attribute(before, "effusion_left_ml")};
+  c.consolidation_ml = attribute(after, "consolidation_ml") - attribute(before, "consolidation_ml");
+  c.nodule_ml = nodule_ml(after) - nodule_ml(before);
+  return c;
+}
+
 std::map<std::string, double> calibrate_chest_measures(
     const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
     const std::function<Example(std::int64_t)>& example) {
@@ -202,11 +221,6 @@ std::map<std::string, double> calibrate_chest_measures(
     if (it == e.attributes.end()) throw Error("chest measures: the dataset's examples have no attribute '" + name + "'");
     return it->second;
   };
-  const auto nodule_ml = [&](const Example& e) {
-    double ml = 0;
-    for (int id = 1; id <= 3; ++id) ml += kPi / 6 * std::pow(attribute(e, "nodule_" + std::to_string(id) + "_diameter_mm"), 3) / 1000;
-    return ml;
-  };
   for (const auto& [a, b] : pairs) {
     const Example ea = example(a), eb = example(b);
     if (ea.image.dim() != 4) throw Error("chest measures: expected CT volumes [1, D, H, W] (modality ct)");
@@ -216,10 +230,11 @@ std::map<std::string, double> calibrate_chest_measures(
       auto& s = stats[name];
       s.measured.push_back(measured), s.truth.push_back(truth), s.calibration.push_back(calibration);
     };
-    add("effusion_ml", c.effusion_ml[0], attribute(eb, "effusion_right_ml") - attribute(ea, "effusion_right_ml"));
-    add("effusion_ml", c.effusion_ml[1], attribute(eb, "effusion_left_ml") - attribute(ea, "effusion_left_ml"));
-    add("consolidation_ml", c.consolidation_ml, attribute(eb, "consolidation_ml") - attribute(ea, "consolidation_ml"));
-    add("nodule_ml", c.nodule_ml, nodule_ml(eb) - nodule_ml(ea));
+    const ChestChange truth = true_chest_change(ea.attributes, eb.attributes);
+    add("effusion_ml", c.effusion_ml[0], truth.effusion_ml[0]);
+    add("effusion_ml", c.effusion_ml[1], truth.effusion_ml[1]);
+    add("consolidation_ml", c.consolidation_ml, truth.consolidation_ml);
+    add("nodule_ml", c.nodule_ml, truth.nodule_ml);
     for (const auto& [index, e] : {std::make_pair(a, &ea), std::make_pair(b, &eb)})
       if (!emphysema_done[index]) {
         emphysema_done[index] = true;

@@ -10,6 +10,15 @@
 namespace whatif::lua {
 namespace {
 
+// The entries of a 1-D tensor as a Lua list.
+void push_list(lua_State* L, const at::Tensor& values) {
+  lua_createtable(L, static_cast<int>(values.size(0)), 0);
+  for (std::int64_t i = 0; i < values.size(0); ++i) {
+    lua_pushnumber(L, values[i].item<double>());
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
 // whatif.retrieval(image_embeddings, text_embeddings, {labels = {...}, k = {1, 5, 10}})
 // → {image_to_text_r1 =, text_to_image_r1 =, chance_r1 =, ...}
 int retrieval(lua_State* L) {
@@ -36,13 +45,16 @@ int retrieval(lua_State* L) {
 
 // whatif.zero_shot(image_embeddings, positive_embeddings, negative_embeddings) → {score, ...}
 int zero_shot(lua_State* L) {
-  const at::Tensor scores = zero_shot_scores(check_tensor(L, 1), check_tensor(L, 2), check_tensor(L, 3));
-  lua_createtable(L, static_cast<int>(scores.size(0)), 0);
-  for (std::int64_t i = 0; i < scores.size(0); ++i) {
-    lua_pushnumber(L, scores[i].item<double>());
-    lua_rawseti(L, -2, i + 1);
-  }
+  push_list(L, zero_shot_scores(check_tensor(L, 1), check_tensor(L, 2), check_tensor(L, 3)));
   return 1;
+}
+
+// whatif.clip_score(image_embeddings, text_embeddings) → mean, {score per example}
+int clip_score(lua_State* L) {
+  const at::Tensor scores = clip_scores(check_tensor(L, 1), check_tensor(L, 2));
+  lua_pushnumber(L, scores.numel() > 0 ? scores.mean().item<double>() : 0.0 / 0.0);
+  push_list(L, scores);
+  return 2;
 }
 
 // A Lua list of numbers (or booleans) at `index`.
@@ -80,6 +92,7 @@ int auc(lua_State* L) {
 void open_embedding(lua_State* L) {
   for (const auto& [name, fn] : {std::pair<const char*, lua_CFunction>{"retrieval", guarded<retrieval>},
                                  {"zero_shot", guarded<zero_shot>},
+                                 {"clip_score", guarded<clip_score>},
                                  {"auc", guarded<auc>}}) {
     lua_pushcfunction(L, fn);
     lua_setfield(L, -2, name);

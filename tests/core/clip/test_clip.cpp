@@ -124,6 +124,16 @@ CATCH_TEST_CASE("zero-shot scores average and renormalise each prompt ensemble",
   CATCH_CHECK(s[1].item<double>() == Approx(1 / std::sqrt(5.0) - 1));
 }
 
+CATCH_TEST_CASE("CLIPScore is 100 times the pair's cosine, clamped at zero", "[clip]") {
+  const at::Tensor images = at::tensor({1.0f, 0.0f, 0.6f, 0.8f, 1.0f, 0.0f}).view({3, 2});
+  const at::Tensor texts = at::tensor({0.6f, 0.8f, 0.6f, 0.8f, -1.0f, 0.0f}).view({3, 2});
+  const at::Tensor s = whatif::clip_scores(images, texts);
+  CATCH_CHECK(s[0].item<double>() == Approx(60.0));
+  CATCH_CHECK(s[1].item<double>() == Approx(100.0));
+  CATCH_CHECK(s[2].item<double>() == 0.0);
+  CATCH_CHECK_THROWS_WITH(whatif::clip_scores(images, texts.narrow(0, 0, 2)), Catch::Contains("same shape"));
+}
+
 CATCH_TEST_CASE("ROC AUC is the Mann-Whitney statistic, ties counting one half", "[clip]") {
   CATCH_CHECK(whatif::roc_auc({0.1, 0.4, 0.35, 0.8}, {false, false, true, true}) == Approx(0.75));
   CATCH_CHECK(whatif::roc_auc({1, 1, 0}, {true, false, false}) == Approx(0.75));

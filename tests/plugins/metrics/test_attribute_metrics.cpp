@@ -51,6 +51,32 @@ class DarkTwins : public whatif::Dataset {
   int subjects_;
 };
 
+// One subject's chest CT pair, windowed -1000 → 0, 1000 → 1: a lung-filled box in a bony wall
+// (2 mm voxels, index i toward the patient's right), and at follow-up a block of fluid in the
+// right lung, 8³ voxels = 4.096 ml, whose stated growth is 5 ml.
+class FluidPair : public whatif::Dataset {
+ public:
+  std::int64_t size() const override { return 2; }
+  whatif::Example get(std::int64_t i) const override {
+    at::Tensor hu = at::full({40, 40, 40}, 400.0f);
+    hu.slice(0, 3, 37).slice(1, 3, 37).slice(2, 3, 37).fill_(-850.0f);
+    if (i == 1) hu.slice(0, 10, 18).slice(1, 10, 18).slice(2, 25, 33).fill_(15.0f);
+    whatif::Example e;
+    e.image = ((hu + 1000.0f) / 2000.0f).unsqueeze(0);
+    e.subject = "s0";
+    e.spacing = {2, 2, 2};
+    e.direction = {-1, 0, 0, 0, -1, 0, 0, 0, 1};
+    for (const auto& name : attribute_names()) e.attributes[name] = 0;
+    e.attributes["effusion_right_ml"] = i == 1 ? 5.0 : 0.0;
+    return e;
+  }
+  std::vector<std::string> attribute_names() const override {
+    return {"effusion_right_ml", "effusion_left_ml", "consolidation_ml", "nodule_1_diameter_mm",
+            "nodule_2_diameter_mm", "nodule_3_diameter_mm"};
+  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs() const override { return {{0, 1}}; }
+};
+
 // Two classes told apart by brightness: class c has mean 2c − 1, plus noise of σ = 0.3.
 class Bright : public whatif::Dataset {
  public:
@@ -174,4 +200,42 @@ CATCH_TEST_CASE("fid after fit: classifier features, the dataset as reference; t
   const double other = m->compute().at("fid");
   CATCH_INFO("same set " << same << ", bright half " << other);
   CATCH_REQUIRE(other > 1.0);
+}
+
+CATCH_TEST_CASE("chest-change: findings grown between twins, read back to HU, against the stated change") {
+  auto m = make<Metric>("metric", "chest-change", {"window=-1000,1000"});
+  CATCH_REQUIRE(whatif::test::error_of([&] { m->update(MetricItem{}); }).find("fit(dataset)") != std::string::npos);
+  FluidPair data;
+  const double block = 512 * 0.008;
+  const auto real = m->fit(data, 0);
+  CATCH_REQUIRE(real.at("real_effusion_right_error_ml") == Approx(5.0 - block));
+  CATCH_REQUIRE(real.at("real_consolidation_error_ml") == Approx(0).margin(1e-12));
+
+  // Generated twins: the baseline itself and a follow-up whose fluid block is half as deep.
+  MetricItem item;
+  item.source = data.get(0).image.unsqueeze(0);
+  item.generated = data.get(1).image.unsqueeze(0).clone();
+  item.generated[0][0].slice(0, 14, 18).slice(1, 10, 18).slice(2, 25, 33).fill_((-850.0f + 1000.0f) / 2000.0f);
+  for (const auto& [name, value] : data.get(1).attributes) item.attributes[name] = at::tensor({value}, at::kDouble);
+  for (const auto& [name, value] : data.get(0).attributes)
+    item.attributes["source_" + name] = at::tensor({value}, at::kDouble);
+  m->update(item);
+  const auto out = m->compute();
+  CATCH_REQUIRE(out.at("effusion_right_measured_ml") == Approx(block / 2));
+  CATCH_REQUIRE(out.at("effusion_right_true_ml") == Approx(5.0));
+  CATCH_REQUIRE(out.at("effusion_right_error_ml") == Approx(5.0 - block / 2));
+  CATCH_REQUIRE(out.at("effusion_left_error_ml") == Approx(0).margin(1e-12));
+  CATCH_REQUIRE(out.at("chest_change_error_ml") == Approx(5.0 - block / 2));
+  CATCH_REQUIRE(out.at("real_effusion_right_error_ml") == Approx(5.0 - block));
+
+  // Without the window the same volumes are read as HU near 0: nothing is air, nothing changes.
+  auto hu = make<Metric>("metric", "chest-change");
+  hu->fit(data, 0);
+  hu->update(item);
+  CATCH_REQUIRE(hu->compute().at("effusion_right_measured_ml") == Approx(0).margin(1e-12));
+
+  item.source = item.source[0];
+  CATCH_REQUIRE(whatif::test::error_of([&] { m->update(item); }).find("[B, 1, D, H, W]") != std::string::npos);
+  CATCH_REQUIRE(whatif::test::error_of([&] { make<Metric>("metric", "chest-change", {"window=1,0"}); })
+                    .find("high > low") != std::string::npos);
 }

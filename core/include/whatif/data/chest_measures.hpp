@@ -43,6 +43,11 @@ struct ChestChange {
 };
 ChestChange chest_change(const at::Tensor& source, const at::Tensor& target, const Geometry& geometry);
 
+// The true change from a synthetic-chest example's attributes `before` to `after`, as chest_change
+// measures it: effusion per side, consolidation, and the nodules' volume as spheres of the stated
+// diameters (nodule_<k>_diameter_mm, k = 1..3). Throws naming a missing attribute.
+ChestChange true_chest_change(const std::map<std::string, double>& before, const std::map<std::string, double>& after);
+
 // True and measured values for every (baseline, follow-up) pair of a synthetic-chest CT dataset
 // (`example(i)` gives example i, with its findings as attributes).
 // Scales are fitted on even subjects (least squares through the origin) and the errors are those

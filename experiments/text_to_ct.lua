@@ -1,0 +1,265 @@
+-- text_to_ct: method 2 end to end on synthetic chest CT. A report in, a CT volume out: contrastive
+-- image–report pretraining (whatif.clip), a kl-vae, and latent diffusion with rectified flow and
+-- classifier-free guidance conditioned on the report by cross-attention. The ablation is the text
+-- tower the diffusion model reads:
+--   "scratch":        a text transformer trained jointly with the U-Net from random weights;
+--   "clip-frozen":    the pretrained clip text tower, frozen;
+--   "clip-finetuned": the pretrained clip text tower, fine-tuned with the U-Net.
+-- All three towers have the same architecture (width, layers, EOS pooling). The clip model, the
+-- kl-vae and the latent cache are trained once per seed (models/clip-seedN.h5, vae-seedN.h5,
+-- latents-seedN.h5) and shared by the arms.
+--
+-- Judged on held-out subjects (another dataset seed):
+--   clip_score:      CLIPScore (100 · max(cos, 0)) of a volume generated from each held-out report
+--                    against that report; real_clip_score is the held-out scans' own.
+--   auc_<finding>:   zero-shot AUC (prompt ensembles) of the generated volumes against the findings
+--                    their reports state; real_auc_<finding> is the same on the real scans. Both
+--                    scores are read by the clip model whose text tower the clip arms use, so they
+--                    favour those arms; the two judges below do not depend on it.
+--   fid:             Fréchet distance of fixed intensity-pyramid features, generated vs held-out real.
+--   effect error:    fixed-noise twins from a held-out subject's baseline and follow-up reports
+--                    (same z_T): the findings grown between them, read from HU without masks (metric
+--                    chest-change: effusion per side, consolidation, nodules), against the true
+--                    change the subject's attributes state. `<finding>_error_ml` is the mean
+--                    absolute error over pairs, `<finding>_true_ml` the mean absolute true change,
+--                    `chest_change_error_ml` the sum of the four errors, and
+--                    `real_<finding>_error_ml` the measure's own error on the real held-out pairs.
+--   twin_ms_ssim:    how much of the anatomy the two twins share.
+-- Not built: the augmentation utility (a finding classifier trained on real vs real + generated).
+local spread = require "spread"
+
+local p = whatif.params{
+  seeds = {1}, texts = {"scratch", "clip-frozen", "clip-finetuned"},
+  subjects = 96, heldout_subjects = 16, size = 32, followups = 2, window = {-1000.0, 1000.0}, bf16 = true,
+  -- clip
+  clip_steps = 800, clip_batch = 24, clip_lr = 1e-3, clip_channels = {16, 32, 64, 128}, image_width = 128,
+  embed_dim = 64, text_width = 64, text_layers = 2, text_heads = 4, vocab_size = 512, text_length = 96,
+  -- kl-vae
+  vae_steps = 600, vae_batch = 4, vae_lr = 5e-4, vae_channels = {16, 32}, downsample = 2,
+  -- latent diffusion
+  steps = 1000, batch = 8, lr = 1e-3, widths = {32, 64, 64}, cross_levels = {1, 2}, sample_steps = 25,
+  guidance = 3.0, pairs = 32,
+  presets = {
+    smoke = {subjects = 3, heldout_subjects = 2, followups = 1, bf16 = false, clip_steps = 3, clip_batch = 4,
+             clip_channels = {8, 16}, image_width = 16, embed_dim = 8, text_width = 16, text_layers = 1,
+             text_heads = 2, vocab_size = 128, vae_steps = 2, vae_batch = 2, vae_channels = {8, 8}, steps = 2,
+             batch = 2, widths = {8, 16}, cross_levels = {1}, sample_steps = 2, pairs = 2},
+    small = {},
+    paper = {subjects = 400, heldout_subjects = 100, size = 64, clip_steps = 50000, clip_batch = 64,
+             clip_channels = {32, 64, 128, 256}, image_width = 512, embed_dim = 256, text_width = 256,
+             text_layers = 6, text_heads = 8, vae_steps = 100000, vae_channels = {64, 128}, steps = 200000,
+             widths = {128, 256, 256}, sample_steps = 50, pairs = 64},
+  },
+}
+
+local function chest(subjects, seed)
+  return whatif.dataset("synthetic-chest", {modality = "ct", subjects = subjects, size = p.size,
+                                            followups = p.followups, seed = seed, text = "text",
+                                            window = p.window})
+end
+local train = chest(p.subjects, 0)
+
+-- Zero-shot findings: prompts for and against, and which examples are positive by their attributes.
+local findings = {
+  {name = "effusion", positive = {"pleural effusion", "there is a pleural effusion"},
+   negative = {"no pleural effusion", "the pleural spaces are clear"},
+   label = function(a) return a.effusion_right_ml + a.effusion_left_ml > 0 end},
+  {name = "consolidation", positive = {"consolidation", "there is airspace consolidation"},
+   negative = {"no focal consolidation", "the lungs are without consolidation"},
+   label = function(a) return a.consolidation_ml > 0 end},
+  {name = "cardiomegaly", positive = {"cardiomegaly", "the heart is enlarged"},
+   negative = {"normal heart size", "no cardiomegaly"},
+   label = function(a) return a.cardiomegaly > 0 end},
+  {name = "emphysema", positive = {"emphysema", "there is emphysema"},
+   negative = {"no emphysema", "no emphysematous change"},
+   label = function(a) return a.emphysema_percent > 0 end},
+  {name = "nodule", positive = {"pulmonary nodule", "there is a solid nodule"},
+   negative = {"no pulmonary nodules", "there are no lung nodules"},
+   label = function(a) return a.nodule_count > 0 end},
+}
+
+-- The follow-up's attributes under their names, the baseline's under source_<name> (chest-change).
+local function pair_attributes(data, baseline, followup)
+  local out = {}
+  for k, v in pairs(data:attributes(followup, 1)[1]) do out[k] = v end
+  for k, v in pairs(data:attributes(baseline, 1)[1]) do out["source_" .. k] = v end
+  return out
+end
+
+local function text_transformer()
+  return whatif.text("transformer", {vocab_size = p.vocab_size, max_length = p.text_length, width = p.text_width,
+                                     layers = p.text_layers, heads = p.text_heads, pooling = "eos"})
+end
+
+local function new_clip()
+  return whatif.clip{
+    image = whatif.vision("resnet", {spatial_dims = 3, channels = p.clip_channels, width = p.image_width}),
+    text = text_transformer(), embed_dim = p.embed_dim, bf16 = p.bf16,
+  }
+end
+
+-- Once per seed: the clip model (the judge, and the frozen arm's tower) and the kl-vae.
+local shared = {}
+local function pretrained(seed)
+  if shared[seed] then return shared[seed] end
+  local clip = new_clip()
+  local clip_file = ("models/clip-seed%d.h5"):format(seed)
+  local clip_seconds = 0
+  if not pcall(clip.load, clip, clip_file) then
+    local fit = clip:fit(train, {steps = p.clip_steps, batch_size = p.clip_batch, lr = p.clip_lr, bf16 = p.bf16,
+                                 warmup = math.min(100, p.clip_steps), ema_decay = 0, seed = seed,
+                                 checkpoint = ("models/clip-seed%d-checkpoint.h5"):format(seed),
+                                 checkpoint_every = 200})
+    clip:save(clip_file)
+    clip_seconds = fit.seconds
+  end
+  local vae = whatif.encoder("kl-vae", {spatial_dims = 3, downsample = p.downsample, channels = p.vae_channels,
+                                        groups = 0, data_range = 1.0})
+  local v = vae:fit(train, {steps = p.vae_steps, batch_size = p.vae_batch, lr = p.vae_lr, bf16 = p.bf16,
+                            warmup = math.min(100, p.vae_steps), seed = seed,
+                            checkpoint = ("models/vae-seed%d.h5"):format(seed), checkpoint_every = 200})
+  shared[seed] = {clip = clip, clip_file = clip_file, vae = vae, vae_fit = v, clip_seconds = clip_seconds}
+  return shared[seed]
+end
+
+-- The fine-tuned tower comes from its own copy of the clip model, so that fine-tuning leaves the
+-- judge and the frozen arm's tower as pretrained.
+local function text_tower(kind, s)
+  if kind == "scratch" then return text_transformer()
+  elseif kind == "clip-frozen" then return s.clip:text_encoder{frozen = true}
+  elseif kind == "clip-finetuned" then
+    local copy = new_clip()
+    copy:load(s.clip_file)
+    return copy:text_encoder{frozen = false}
+  end
+  error(("texts: unknown text tower '%s': use scratch, clip-frozen or clip-finetuned"):format(kind))
+end
+
+local results = whatif.experiment{
+  name = "text_to_ct",
+  arms = whatif.grid{text = p.texts},
+  seeds = p.seeds,
+  run = function(arm, ctx)
+    whatif.peak_memory_mb(true)
+    local s = pretrained(ctx.seed)
+    local held = chest(p.heldout_subjects, 1000 + ctx.seed)
+    local model = whatif.diffusion{
+      encoder = s.vae,
+      denoiser = whatif.denoiser("unet", {spatial_dims = 3, in_channels = 4, channels = p.widths,
+                                          attention_levels = {}, cross_attention_levels = p.cross_levels,
+                                          context_dim = p.text_width, dropout = 0.1}),
+      schedule = whatif.schedule("rectified-flow", {size = p.size // p.downsample, spatial_dims = 3}),
+      sampler = whatif.sampler("euler"),
+      conditioning = whatif.conditioning("cross-attention", {context_dim = p.text_width, dropout = 0.1}),
+      text = text_tower(arm.text, s),
+      target = "flow",
+    }
+    local fit = model:fit(train, {steps = p.steps, batch_size = p.batch, lr = p.lr, bf16 = p.bf16,
+                                  warmup = math.min(100, p.steps), ema_decay = 0.995, seed = ctx.seed,
+                                  checkpoint = ctx.checkpoint, checkpoint_every = 200,
+                                  cache = ("models/latents-seed%d.h5"):format(ctx.seed)})
+    ctx:curve("loss", fit.losses)
+    local m = {train_seconds = fit.seconds, clip_seconds = s.clip_seconds, vae_seconds = s.vae_fit.seconds,
+               vae_psnr = s.vae_fit.recon_psnr}
+
+    -- One volume per held-out report, and the held-out scans themselves, through the judges.
+    local n = held:size()
+    local reports, attributes = held:texts(1, n), held:attributes(1, n)
+    local fid = whatif.metric("fid")
+    local generated_scores, real_scores, generated_zero, real_zero = {}, {}, {}, {}
+    local chunk = 8
+    local sample_seconds = 0
+    for first = 1, n, chunk do
+      local count = math.min(chunk, n - first + 1)
+      local prompts = {}
+      for i = 1, count do prompts[i] = reports[first + i - 1] end
+      local t0 = whatif.clock()
+      local g = model:generate{prompts = prompts, seed = 100 + first, guidance = p.guidance, steps = p.sample_steps}
+      sample_seconds = sample_seconds + whatif.clock() - t0
+      local real = held:images(first, count)
+      local text_e = s.clip:embed{texts = prompts}
+      local ge, re = s.clip:embed{images = g}, s.clip:embed{images = real}
+      local _, gs = whatif.clip_score(ge, text_e)
+      local _, rs = whatif.clip_score(re, text_e)
+      for _, f in ipairs(findings) do
+        local pos, neg = s.clip:embed{texts = f.positive}, s.clip:embed{texts = f.negative}
+        generated_zero[f.name] = generated_zero[f.name] or {}
+        real_zero[f.name] = real_zero[f.name] or {}
+        for _, v in ipairs(whatif.zero_shot(ge, pos, neg)) do table.insert(generated_zero[f.name], v) end
+        for _, v in ipairs(whatif.zero_shot(re, pos, neg)) do table.insert(real_zero[f.name], v) end
+      end
+      for _, v in ipairs(gs) do generated_scores[#generated_scores + 1] = v end
+      for _, v in ipairs(rs) do real_scores[#real_scores + 1] = v end
+      fid:update{generated = g, reference = real}
+      if first == 1 then
+        ctx:sample("generated", g:select(1), {note = "from the held-out report: " .. prompts[1], geometry = held})
+        ctx:sample("real", real:select(1), {note = "the held-out scan of that report", geometry = held})
+      end
+    end
+    m.sample_seconds = sample_seconds / n
+    m.clip_score, m.real_clip_score = spread.mean(generated_scores), spread.mean(real_scores)
+    m.fid = fid:compute().fid
+    for _, f in ipairs(findings) do
+      local labels, positives = {}, 0
+      for i = 1, n do
+        labels[i] = f.label(attributes[i])
+        if labels[i] then positives = positives + 1 end
+      end
+      local both = positives > 0 and positives < n
+      m["auc_" .. f.name] = both and whatif.auc(generated_zero[f.name], labels) or 0 / 0
+      m["real_auc_" .. f.name] = both and whatif.auc(real_zero[f.name], labels) or 0 / 0
+    end
+
+    -- Fixed-noise twins of held-out (baseline, follow-up) reports against the true change.
+    local change = whatif.metric("chest-change", {window = p.window})
+    for k, v in pairs(change:fit(held, {seed = ctx.seed})) do m[k] = v end
+    local preservation = whatif.metric("subject-preservation", {data_range = 1})
+    local used = 0
+    for i, pair in ipairs(held:pairs()) do
+      if used == p.pairs then break end
+      used = used + 1
+      local texts = held:texts(pair[1], 1)
+      texts[2] = held:texts(pair[2], 1)[1]
+      local gb, gf = model:counterfactual{prompts = texts, seed = 200 + i, guidance = p.guidance,
+                                          steps = p.sample_steps}
+      preservation:update{generated = gf, source = gb}
+      change:update{generated = gf, source = gb, attributes = pair_attributes(held, pair[1], pair[2])}
+      if i == 1 then
+        ctx:sample("twin_baseline", gb, {note = "fixed noise, the held-out baseline's report: " .. texts[1],
+                                         geometry = held})
+        ctx:sample("twin_followup", gf, {note = "same noise, the follow-up's report: " .. texts[2], geometry = held})
+      end
+    end
+    if used == 0 then error("pairs: the held-out set has no (baseline, follow-up) pairs; raise heldout_subjects") end
+    for k, v in pairs(change:compute()) do m[k] = v end
+    m.twin_ms_ssim = preservation:compute().source_ms_ssim
+    m.peak_rss_mb = whatif.peak_memory_mb()
+    return m
+  end,
+}
+
+-- In words: which tower makes volumes that match their reports, and what the judges can see.
+local by = {}
+for _, r in ipairs(results) do
+  if r.status == "complete" then
+    by[r.arm.text] = by[r.arm.text] or {}
+    table.insert(by[r.arm.text], r.metrics)
+  end
+end
+local lines = {}
+for _, text in ipairs(p.texts) do
+  local rows = by[text]
+  if rows then
+    local function cell(name) return spread.cell(spread.field(rows, function(m) return m[name] end), "%.2f") end
+    local aucs = {}
+    for _, f in ipairs(findings) do aucs[#aucs + 1] = ("%s %s"):format(f.name, cell("auc_" .. f.name)) end
+    lines[#lines + 1] = ("**%s** (%d seed(s)): CLIPScore %s (real scans %s); zero-shot AUC on generated volumes %s; "
+      .. "FID %s; effect error effusion right/left %s / %s ml, consolidation %s ml, nodules %s ml "
+      .. "(mean true change %s / %s, %s, %s ml); twin MS-SSIM %s.")
+      :format(text, #rows, cell("clip_score"), cell("real_clip_score"), table.concat(aucs, ", "), cell("fid"),
+              cell("effusion_right_error_ml"), cell("effusion_left_error_ml"), cell("consolidation_error_ml"),
+              cell("nodule_error_ml"), cell("effusion_right_true_ml"), cell("effusion_left_true_ml"),
+              cell("consolidation_true_ml"), cell("nodule_true_ml"), cell("twin_ms_ssim"))
+  end
+end
+if #lines > 0 then whatif.summary(table.concat(lines, "\n\n")) end
