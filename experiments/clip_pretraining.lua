@@ -10,6 +10,7 @@
 -- Tasks: "ms" (MS lesion load, high vs minimal), "ad" (dementia vs cognitively normal), "chest"
 -- (synthetic chest CT: effusion, nodule, consolidation, cardiomegaly, emphysema).
 local spread = require "spread"
+local chest = require "chest"
 
 local p = whatif.params{
   seeds = {1}, tasks = {"ms", "ad", "chest"},
@@ -37,23 +38,7 @@ local findings = {
   ad = {{name = "dementia", positive = {"dementia", "findings are consistent with dementia"},
          negative = {"cognitively normal", "findings are consistent with a cognitively normal brain"},
          label = function(a) if a.level == 2 then return true elseif a.level == 0 then return false end end}},
-  chest = {
-    {name = "effusion", positive = {"pleural effusion", "there is a pleural effusion"},
-     negative = {"no pleural effusion", "the pleural spaces are clear"},
-     label = function(a) return a.effusion_right_ml + a.effusion_left_ml > 0 end},
-    {name = "nodule", positive = {"pulmonary nodule", "there is a solid nodule"},
-     negative = {"no pulmonary nodules", "there are no lung nodules"},
-     label = function(a) return a.nodule_count > 0 end},
-    {name = "consolidation", positive = {"consolidation", "there is airspace consolidation"},
-     negative = {"no focal consolidation", "the lungs are without consolidation"},
-     label = function(a) return a.consolidation_ml > 0 end},
-    {name = "cardiomegaly", positive = {"cardiomegaly", "the heart is enlarged"},
-     negative = {"normal heart size", "no cardiomegaly"},
-     label = function(a) return a.cardiomegaly > 0 end},
-    {name = "emphysema", positive = {"emphysema", "there is emphysema"},
-     negative = {"no emphysema", "no emphysematous change"},
-     label = function(a) return a.emphysema_percent > 0 end},
-  },
+  chest = chest.findings,
 }
 
 local function dataset(task, subjects, seed)

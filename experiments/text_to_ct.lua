@@ -27,6 +27,8 @@
 --   twin_ms_ssim:    how much of the anatomy the two twins share.
 -- Not built: the augmentation utility (a finding classifier trained on real vs real + generated).
 local spread = require "spread"
+local chest = require "chest"
+local findings = chest.findings
 
 local p = whatif.params{
   seeds = {1}, texts = {"scratch", "clip-frozen", "clip-finetuned"},
@@ -52,39 +54,12 @@ local p = whatif.params{
   },
 }
 
-local function chest(subjects, seed)
+local function chest_ct(subjects, seed)
   return whatif.dataset("synthetic-chest", {modality = "ct", subjects = subjects, size = p.size,
                                             followups = p.followups, seed = seed, text = "text",
                                             window = p.window})
 end
-local train = chest(p.subjects, 0)
-
--- Zero-shot findings: prompts for and against, and which examples are positive by their attributes.
-local findings = {
-  {name = "effusion", positive = {"pleural effusion", "there is a pleural effusion"},
-   negative = {"no pleural effusion", "the pleural spaces are clear"},
-   label = function(a) return a.effusion_right_ml + a.effusion_left_ml > 0 end},
-  {name = "consolidation", positive = {"consolidation", "there is airspace consolidation"},
-   negative = {"no focal consolidation", "the lungs are without consolidation"},
-   label = function(a) return a.consolidation_ml > 0 end},
-  {name = "cardiomegaly", positive = {"cardiomegaly", "the heart is enlarged"},
-   negative = {"normal heart size", "no cardiomegaly"},
-   label = function(a) return a.cardiomegaly > 0 end},
-  {name = "emphysema", positive = {"emphysema", "there is emphysema"},
-   negative = {"no emphysema", "no emphysematous change"},
-   label = function(a) return a.emphysema_percent > 0 end},
-  {name = "nodule", positive = {"pulmonary nodule", "there is a solid nodule"},
-   negative = {"no pulmonary nodules", "there are no lung nodules"},
-   label = function(a) return a.nodule_count > 0 end},
-}
-
--- The follow-up's attributes under their names, the baseline's under source_<name> (chest-change).
-local function pair_attributes(data, baseline, followup)
-  local out = {}
-  for k, v in pairs(data:attributes(followup, 1)[1]) do out[k] = v end
-  for k, v in pairs(data:attributes(baseline, 1)[1]) do out["source_" .. k] = v end
-  return out
-end
+local train = chest_ct(p.subjects, 0)
 
 local function text_transformer()
   return whatif.text("transformer", {vocab_size = p.vocab_size, max_length = p.text_length, width = p.text_width,
@@ -142,7 +117,7 @@ local results = whatif.experiment{
   run = function(arm, ctx)
     whatif.peak_memory_mb(true)
     local s = pretrained(ctx.seed)
-    local held = chest(p.heldout_subjects, 1000 + ctx.seed)
+    local held = chest_ct(p.heldout_subjects, 1000 + ctx.seed)
     local model = whatif.diffusion{
       encoder = s.vae,
       denoiser = whatif.denoiser("unet", {spatial_dims = 3, in_channels = 4, channels = p.widths,
@@ -223,7 +198,7 @@ local results = whatif.experiment{
       local gb, gf = model:counterfactual{prompts = texts, seed = 200 + i, guidance = p.guidance,
                                           steps = p.sample_steps}
       preservation:update{generated = gf, source = gb}
-      change:update{generated = gf, source = gb, attributes = pair_attributes(held, pair[1], pair[2])}
+      change:update{generated = gf, source = gb, attributes = chest.pair_attributes(held, pair[1], pair[2])}
       if i == 1 then
         ctx:sample("twin_baseline", gb, {note = "fixed noise, the held-out baseline's report: " .. texts[1],
                                          geometry = held})

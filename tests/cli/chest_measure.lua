@@ -2,24 +2,17 @@
 -- in HU and through the window (mapped back) give the same change; over the pairs the measured
 -- effusion change is close to the truth the attributes state. `--set op=...` makes one mistake each.
 local p = whatif.params{op = "ok"}
+local chest = require "chest"
 local options = {modality = "ct", subjects = 6, size = 32, followups = 1, seed = 3}
 local raw = whatif.dataset("synthetic-chest", options)
 options.window = {-1000, 1000}
 local windowed = whatif.dataset("synthetic-chest", options)
 
--- The follow-up's attributes under their names, the baseline's under source_<name>.
-local function attributes(data, baseline, followup)
-  local out = {}
-  for k, v in pairs(data:attributes(followup, 1)[1]) do out[k] = v end
-  for k, v in pairs(data:attributes(baseline, 1)[1]) do out["source_" .. k] = v end
-  return out
-end
-
 local function measure(data, metric)
   local real = metric:fit(data, {seed = 1})
   for _, pair in ipairs(data:pairs()) do
     metric:update{generated = data:images(pair[2], 1), source = data:images(pair[1], 1),
-                  attributes = attributes(data, pair[1], pair[2])}
+                  attributes = chest.pair_attributes(data, pair[1], pair[2])}
   end
   return metric:compute(), real
 end
@@ -43,7 +36,7 @@ elseif p.op == "unfitted" then
 elseif p.op == "shape" then
   local m = whatif.metric("chest-change")
   m:fit(raw, {seed = 1})
-  m:update{generated = raw:images(2, 1):select(1), source = raw:images(1, 1):select(1), attributes = attributes(raw, 1, 2)}
+  m:update{generated = raw:images(2, 1):select(1), source = raw:images(1, 1):select(1), attributes = chest.pair_attributes(raw, 1, 2)}
 elseif p.op == "window" then
   whatif.dataset("synthetic-chest", {window = {1, 0}})
 end
