@@ -5,6 +5,10 @@
 --   "scratch":        a text transformer trained jointly with the U-Net from random weights;
 --   "clip-frozen":    the pretrained clip text tower, frozen;
 --   "clip-finetuned": the pretrained clip text tower, fine-tuned with the U-Net.
+-- `--set texts=attributes` adds the non-language reference: the same U-Net conditioned on the
+-- findings' ground-truth numbers (effusion per side, consolidation, cardiomegaly, emphysema,
+-- nodule count) instead of the report, which says whether the diffusion model can draw the findings
+-- at all at this scale, apart from what a text tower carries.
 -- All three towers have the same architecture (width, layers, EOS pooling). The clip model, the
 -- kl-vae and the latent cache are trained once per seed (models/clip-seedN.h5, vae-seedN.h5,
 -- latents-seedN.h5) and shared by the arms.
@@ -107,7 +111,16 @@ local function text_tower(kind, s)
     copy:load(s.clip_file)
     return copy:text_encoder{frozen = false}
   end
-  error(("texts: unknown text tower '%s': use scratch, clip-frozen or clip-finetuned"):format(kind))
+  error(("texts: unknown text tower '%s': use scratch, clip-frozen, clip-finetuned or attributes"):format(kind))
+end
+
+-- The attribute arm's condition: the findings' numbers of example i of `data`.
+local condition_names = {"effusion_right_ml", "effusion_left_ml", "consolidation_ml", "cardiomegaly",
+                         "emphysema_percent", "nodule_count"}
+local function condition(data, i)
+  local a, out = data:attributes(i, 1)[1], {}
+  for _, name in ipairs(condition_names) do out[name] = a[name] end
+  return out
 end
 
 local results = whatif.experiment{
@@ -118,6 +131,7 @@ local results = whatif.experiment{
     whatif.peak_memory_mb(true)
     local s = pretrained(ctx.seed)
     local held = chest_ct(p.heldout_subjects, 1000 + ctx.seed)
+    local by_attributes = arm.text == "attributes"
     local model = whatif.diffusion{
       encoder = s.vae,
       denoiser = whatif.denoiser("unet", {spatial_dims = 3, in_channels = 4, channels = p.widths,
@@ -125,14 +139,18 @@ local results = whatif.experiment{
                                           context_dim = p.text_width, dropout = 0.1}),
       schedule = whatif.schedule("rectified-flow", {size = p.size // p.downsample, spatial_dims = 3}),
       sampler = whatif.sampler("euler"),
-      conditioning = whatif.conditioning("cross-attention", {context_dim = p.text_width, dropout = 0.1}),
-      text = text_tower(arm.text, s),
+      conditioning = by_attributes
+        and whatif.conditioning("attributes", {categories = {0, 0, 0, 0, 0, 0}, context_dim = p.text_width,
+                                               dropout = 0.1})
+        or whatif.conditioning("cross-attention", {context_dim = p.text_width, dropout = 0.1}),
+      text = (not by_attributes) and text_tower(arm.text, s) or nil,
       target = "flow",
     }
     local fit = model:fit(train, {steps = p.steps, batch_size = p.batch, lr = p.lr, bf16 = p.bf16,
                                   warmup = math.min(100, p.steps), ema_decay = 0.995, seed = ctx.seed,
                                   checkpoint = ctx.checkpoint, checkpoint_every = 200,
-                                  cache = ("models/latents-seed%d.h5"):format(ctx.seed)})
+                                  cache = ("models/latents-seed%d.h5"):format(ctx.seed),
+                                  attributes = by_attributes and condition_names or {}})
     ctx:curve("loss", fit.losses)
     local m = {train_seconds = fit.seconds, clip_seconds = s.clip_seconds, vae_seconds = s.vae_fit.seconds,
                vae_psnr = s.vae_fit.recon_psnr}
@@ -146,10 +164,12 @@ local results = whatif.experiment{
     local sample_seconds = 0
     for first = 1, n, chunk do
       local count = math.min(chunk, n - first + 1)
-      local prompts = {}
-      for i = 1, count do prompts[i] = reports[first + i - 1] end
+      local prompts, conditions = {}, {}
+      for i = 1, count do prompts[i], conditions[i] = reports[first + i - 1], condition(held, first + i - 1) end
       local t0 = whatif.clock()
-      local g = model:generate{prompts = prompts, seed = 100 + first, guidance = p.guidance, steps = p.sample_steps}
+      local g = model:generate{prompts = (not by_attributes) and prompts or nil,
+                               attributes = by_attributes and conditions or nil,
+                               seed = 100 + first, guidance = p.guidance, steps = p.sample_steps}
       sample_seconds = sample_seconds + whatif.clock() - t0
       local real = held:images(first, count)
       local text_e = s.clip:embed{texts = prompts}
@@ -195,8 +215,10 @@ local results = whatif.experiment{
       used = used + 1
       local texts = held:texts(pair[1], 1)
       texts[2] = held:texts(pair[2], 1)[1]
-      local gb, gf = model:counterfactual{prompts = texts, seed = 200 + i, guidance = p.guidance,
-                                          steps = p.sample_steps}
+      local gb, gf = model:counterfactual{prompts = (not by_attributes) and texts or nil,
+                                          attributes = by_attributes and {condition(held, pair[1]),
+                                                                          condition(held, pair[2])} or nil,
+                                          seed = 200 + i, guidance = p.guidance, steps = p.sample_steps}
       preservation:update{generated = gf, source = gb}
       change:update{generated = gf, source = gb, attributes = chest.pair_attributes(held, pair[1], pair[2])}
       if i == 1 then
