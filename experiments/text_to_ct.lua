@@ -247,16 +247,18 @@ local lines = {}
 for _, text in ipairs(p.texts) do
   local rows = by[text]
   if rows then
-    local function cell(name) return spread.cell(spread.field(rows, function(m) return m[name] end), "%.2f") end
+    local function cell(name, pattern)
+      return spread.cell(spread.field(rows, function(m) return m[name] end), pattern or "%.2f")
+    end
     local aucs = {}
     for _, f in ipairs(findings) do aucs[#aucs + 1] = ("%s %s"):format(f.name, cell("auc_" .. f.name)) end
     lines[#lines + 1] = ("**%s** (%d seed(s)): CLIPScore %s (real scans %s); zero-shot AUC on generated volumes %s; "
       .. "FID %s; effect error effusion right/left %s / %s ml, consolidation %s ml, nodules %s ml "
       .. "(mean true change %s / %s, %s, %s ml); twin MS-SSIM %s.")
-      :format(text, #rows, cell("clip_score"), cell("real_clip_score"), table.concat(aucs, ", "), cell("fid"),
+      :format(text, #rows, cell("clip_score"), cell("real_clip_score"), table.concat(aucs, ", "), cell("fid", "%.3g"),
               cell("effusion_right_error_ml"), cell("effusion_left_error_ml"), cell("consolidation_error_ml"),
               cell("nodule_error_ml"), cell("effusion_right_true_ml"), cell("effusion_left_true_ml"),
-              cell("consolidation_true_ml"), cell("nodule_true_ml"), cell("twin_ms_ssim"))
+              cell("consolidation_true_ml"), cell("nodule_true_ml"), cell("twin_ms_ssim", "%.4f"))
   end
 end
 if #lines > 0 then whatif.summary(table.concat(lines, "\n\n")) end
