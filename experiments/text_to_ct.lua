@@ -161,6 +161,11 @@ local results = whatif.experiment{
     local fid = whatif.metric("fid")
     local generated_scores, real_scores, generated_zero, real_zero = {}, {}, {}, {}
     local chunk = 8
+    local prompts_of = {}  -- each finding's prompt ensembles, embedded once
+    for _, f in ipairs(findings) do
+      prompts_of[f.name] = {s.clip:embed{texts = f.positive}, s.clip:embed{texts = f.negative}}
+      generated_zero[f.name], real_zero[f.name] = {}, {}
+    end
     local sample_seconds = 0
     for first = 1, n, chunk do
       local count = math.min(chunk, n - first + 1)
@@ -177,9 +182,7 @@ local results = whatif.experiment{
       local _, gs = whatif.clip_score(ge, text_e)
       local _, rs = whatif.clip_score(re, text_e)
       for _, f in ipairs(findings) do
-        local pos, neg = s.clip:embed{texts = f.positive}, s.clip:embed{texts = f.negative}
-        generated_zero[f.name] = generated_zero[f.name] or {}
-        real_zero[f.name] = real_zero[f.name] or {}
+        local pos, neg = prompts_of[f.name][1], prompts_of[f.name][2]
         for _, v in ipairs(whatif.zero_shot(ge, pos, neg)) do table.insert(generated_zero[f.name], v) end
         for _, v in ipairs(whatif.zero_shot(re, pos, neg)) do table.insert(real_zero[f.name], v) end
       end
