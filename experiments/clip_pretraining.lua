@@ -16,7 +16,7 @@ local p = whatif.params{
   seeds = {1}, tasks = {"ms", "ad", "chest"},
   subjects = 48, heldout_subjects = 16, brain_size = 32, chest_size = 32,
   steps = 1000, batch = 24, accumulate = 1, lr = 1e-3, weight_decay = 0.0, bf16 = true,
-  channels = {16, 32, 64, 128}, image_width = 128, embed_dim = 64,
+  channels = {16, 32, 64, 128}, pooling = "mean", image_width = 128, embed_dim = 64,
   text_width = 64, text_layers = 2, text_heads = 4, vocab_size = 512, text_length = 96,
   presets = {
     smoke = {subjects = 4, heldout_subjects = 2, steps = 3, batch = 4, bf16 = false,
@@ -60,7 +60,8 @@ local results = whatif.experiment{
     whatif.peak_memory_mb(true)
     local train, held = dataset(arm.task, p.subjects, 0), dataset(arm.task, p.heldout_subjects, 1000 + ctx.seed)
     local clip = whatif.clip{
-      image = whatif.vision("resnet", {spatial_dims = 3, channels = p.channels, width = p.image_width}),
+      image = whatif.vision("resnet", {spatial_dims = 3, channels = p.channels, pooling = p.pooling,
+                                      width = p.image_width}),
       text = whatif.text("transformer", {vocab_size = p.vocab_size, max_length = p.text_length, width = p.text_width,
                                          layers = p.text_layers, heads = p.text_heads, pooling = "eos"}),
       embed_dim = p.embed_dim, bf16 = p.bf16,

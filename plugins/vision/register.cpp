@@ -17,7 +17,8 @@ const whatif::Fields<whatif_vision::ResNetConfig>& resnet_fields() {
       .add("channels", &R::channels, "width of each stage; every stage after the first halves the resolution")
       .add("blocks", &R::blocks, "residual blocks per stage")
       .add("groups", &R::groups, "GroupNorm groups (must divide every width)")
-      .add("width", &R::width, "output features");
+      .add("width", &R::width, "output features")
+      .add("pooling", &R::pooling, "mean, max or mean-max: how the last stage is pooled (max terms see small findings)");
   return fields;
 }
 

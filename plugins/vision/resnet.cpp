@@ -15,6 +15,8 @@ void ResNetConfig::check() const {
     if (c < 1 || c % groups != 0)
       throw whatif::Error("option 'channels': every width must be positive and divisible by 'groups' (" +
                           std::to_string(groups) + "), got " + std::to_string(c));
+  if (pooling != "mean" && pooling != "max" && pooling != "mean-max")
+    throw whatif::Error("option 'pooling' must be mean, max or mean-max, got '" + pooling + "'");
 }
 
 PreActBlockImpl::PreActBlockImpl(int dims, std::int64_t channels, std::int64_t groups) {
@@ -41,14 +43,15 @@ ResNetImpl::ResNetImpl(const ResNetConfig& c) : config(c) {
     stages->push_back(stage);
   }
   norm = register_module("norm", whatif::nn::GroupNorm32(c.groups, c.channels.back()));
-  head = register_module("head", torch::nn::Linear(c.channels.back(), c.width));
+  const std::int64_t pooled = c.pooling == "mean-max" ? 2 * c.channels.back() : c.channels.back();
+  head = register_module("head", torch::nn::Linear(pooled, c.width));
 }
 
 void ResNetImpl::check_input(const torch::Tensor& x) const {
   check_images("vision/resnet", x, config.spatial_dims, config.in_channels);
 }
 
-torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
+torch::Tensor ResNetImpl::features(const torch::Tensor& x) {
   auto h = stem(x);
   for (std::size_t s = 0; s < stages->size(); ++s) {
     const auto& stage = stages[s]->as<torch::nn::ModuleList>();
@@ -59,10 +62,16 @@ torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
         h = (*stage)[i]->as<PreActBlockImpl>()->forward(h);
     }
   }
-  h = norm->silu(h);
+  return norm->silu(h);
+}
+
+torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
+  const auto h = features(x);
   std::vector<std::int64_t> spatial;
   for (std::int64_t d = 2; d < h.dim(); ++d) spatial.push_back(d);
-  return head(h.mean(spatial));
+  if (config.pooling == "mean") return head(h.mean(spatial));
+  if (config.pooling == "max") return head(h.amax(spatial));
+  return head(torch::cat({h.mean(spatial), h.amax(spatial)}, 1));
 }
 
 }  // namespace whatif_vision

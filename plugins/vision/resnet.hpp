@@ -2,10 +2,13 @@
 // vision/resnet: a pre-activation residual network (He et al. 2016, "Identity mappings"), 2D or
 // 3D, as the image tower of a dual encoder (3D ResNets as in Hara et al. 2018 and the 3D CLIP
 // towers of CT-CLIP / M3D). Stages of residual blocks at halving resolutions, a final norm and
-// SiLU, global average pooling and a linear map to the output width. GroupNorm instead of batch
+// SiLU, global pooling and a linear map to the output width. GroupNorm instead of batch
 // norm: contrastive batches on CPU are small, and batch statistics would leak across the
-// negatives.
+// negatives. Pooling: `mean` (global average), `max`, or `mean-max` (both, concatenated). A finding
+// of a few voxels moves the mean of a 4³ map by a sixty-fourth of what it moves the maximum, so the
+// max terms are for small lesions (multiple-instance pooling, Ilse et al. 2018 compare the choices).
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -23,6 +26,7 @@ struct ResNetConfig {
   std::int64_t blocks = 1;                                // residual blocks per stage
   std::int64_t groups = 8;
   std::int64_t width = 256;  // output features
+  std::string pooling = "mean";  // mean | max | mean-max
 
   void check() const;  // throws naming the first bad option
 };
@@ -39,7 +43,8 @@ TORCH_MODULE(PreActBlock);
 struct ResNetImpl : torch::nn::Module {
   explicit ResNetImpl(const ResNetConfig& config);
   void check_input(const torch::Tensor& x) const;
-  torch::Tensor forward(const torch::Tensor& x);  // [B, C, *S] → [B, width]
+  torch::Tensor forward(const torch::Tensor& x);   // [B, C, *S] → [B, width]
+  torch::Tensor features(const torch::Tensor& x);  // the last stage after norm and SiLU, before pooling
   ResNetConfig config;
   whatif::nn::Conv stem{nullptr};
   torch::nn::ModuleList stages;  // per stage: [downsampling conv,] blocks

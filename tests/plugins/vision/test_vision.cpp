@@ -47,6 +47,29 @@ CATCH_TEST_CASE("a residual block starts as the identity", "[vision]") {
   CATCH_CHECK(torch::equal(block->forward(x), x));
 }
 
+CATCH_TEST_CASE("resnet pooling: mean, max and both read the last stage's map", "[vision]") {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({2, 1, 8, 8, 8});
+  for (const std::string pooling : {"mean", "max", "mean-max"}) {
+    torch::manual_seed(3);
+    whatif_vision::ResNetConfig c;
+    c.channels = {8, 8};
+    c.groups = 4;
+    c.width = 6;
+    c.pooling = pooling;
+    whatif_vision::ResNet net(c);
+    const torch::Tensor h = net->features(x);  // [2, 8, 4, 4, 4]
+    const torch::Tensor mean = h.reshape({2, 8, -1}).sum(2) / 64.0;
+    const torch::Tensor max = std::get<0>(h.reshape({2, 8, -1}).max(2));
+    const torch::Tensor pooled = pooling == "mean" ? mean : pooling == "max" ? max : torch::cat({mean, max}, 1);
+    const torch::Tensor expected = torch::mm(pooled, net->head->weight.t()) + net->head->bias;
+    CATCH_CHECK(net->head->weight.size(1) == (pooling == "mean-max" ? 16 : 8));
+    CATCH_CHECK(torch::allclose(net->forward(x), expected, 1e-5, 1e-6));
+  }
+  CATCH_CHECK_THROWS_WITH(make<whatif::VisionEncoder>("vision", "resnet", {"channels=8", "groups=4", "pooling=median"}),
+                          Catch::Contains("'pooling' must be mean, max or mean-max"));
+}
+
 CATCH_TEST_CASE("ViT positions are sin/cos of each axis's coordinate", "[vision]") {
   // A 3 × 5 grid, hidden 10: 2 pairs per axis (8 columns), the last 2 columns zero.
   const torch::Tensor p = whatif_vision::grid_positions({3, 5}, 10);
