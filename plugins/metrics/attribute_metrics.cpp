@@ -1,10 +1,13 @@
 #include "attribute_metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <sstream>
 
 #include <ATen/ATen.h>
 #include <whatif/data/chest_measures.hpp>
+#include <whatif/data/roc_auc.hpp>
 #include <whatif/registry/error.hpp>
 
 namespace whatif_metrics {
@@ -258,6 +261,105 @@ std::map<std::string, double> ChestChangeMetric::compute() {
   }
   out["chest_change_error_ml"] = total;
   return out;
+}
+
+AugmentationUtilityMetric::AugmentationUtilityMetric(AugmentationOptions options) : options_(std::move(options)) {
+  if (options_.attributes.empty())
+    throw whatif::Error("augmentation-utility: option 'attributes' names the finding's attribute(s), summed per example");
+  AttributeClassifier check(options_.classifier);  // throws on bad classifier options
+}
+
+std::map<std::string, double> AugmentationUtilityMetric::fit(const whatif::Dataset& data, std::uint64_t seed) {
+  const auto names = data.attribute_names();
+  for (const auto& a : options_.attributes)
+    if (std::find(names.begin(), names.end(), a) == names.end())
+      throw whatif::Error("augmentation-utility: the dataset has no attribute '" + a + "'");
+  if (data.size() < 1) throw whatif::Error("augmentation-utility: the training dataset is empty");
+  std::vector<at::Tensor> images;
+  real_labels_.clear();
+  for (std::int64_t i = 0; i < data.size(); ++i) {
+    const whatif::Example e = data.get(i);
+    double size = 0;
+    for (const auto& a : options_.attributes) size += e.attributes.at(a);
+    images.push_back(e.image.to(at::kFloat));
+    real_labels_.push_back(size > options_.threshold ? 1.0 : 0.0);
+  }
+  real_ = at::stack(images);
+  seed_ = seed;
+  reset();
+  const double positives = std::accumulate(real_labels_.begin(), real_labels_.end(), 0.0);
+  return {{"augmentation_real_examples", static_cast<double>(real_labels_.size())},
+          {"augmentation_real_positive_fraction", positives / static_cast<double>(real_labels_.size())}};
+}
+
+void AugmentationUtilityMetric::reset() {
+  generated_.clear();
+  test_.clear();
+  generated_labels_.clear();
+  test_labels_.clear();
+}
+
+std::vector<double> AugmentationUtilityMetric::labels(const whatif::MetricItem& item, std::int64_t batch) const {
+  at::Tensor size = at::zeros({batch}, at::kDouble);
+  for (const auto& a : options_.attributes) size = size + per_example(required(item, a, "augmentation-utility"), batch, a);
+  const at::Tensor positive = size.gt(options_.threshold).to(at::kDouble).contiguous();
+  return {positive.data_ptr<double>(), positive.data_ptr<double>() + batch};
+}
+
+void AugmentationUtilityMetric::update(const whatif::MetricItem& item) {
+  if (!real_.defined()) throw whatif::Error("augmentation-utility: call fit(dataset) with the real training data first");
+  if (!item.generated.defined() && !item.reference.defined())
+    throw whatif::Error("augmentation-utility needs item.generated (extra training volumes) or item.reference "
+                        "(held-out real volumes) in every update");
+  const auto add = [&](const at::Tensor& x, const char* what, std::vector<at::Tensor>& into, std::vector<double>& labels_into) {
+    if (x.dim() != real_.dim() || !std::equal(x.sizes().begin() + 1, x.sizes().end(), real_.sizes().begin() + 1)) {
+      std::ostringstream out;
+      out << "augmentation-utility: " << what << " volumes of shape " << x.sizes() << " do not match the training volumes "
+          << real_.sizes().slice(1) << " (per example)";
+      throw whatif::Error(out.str());
+    }
+    const auto l = labels(item, x.size(0));
+    into.push_back(x.to(at::kFloat));
+    labels_into.insert(labels_into.end(), l.begin(), l.end());
+  };
+  if (item.generated.defined()) add(item.generated, "generated", generated_, generated_labels_);
+  if (item.reference.defined()) add(item.reference, "reference", test_, test_labels_);
+}
+
+double AugmentationUtilityMetric::auc(const at::Tensor& train_images, const std::vector<double>& train_labels) {
+  AttributeClassifier classifier(options_.classifier);
+  classifier.fit(train_images, train_labels, seed_);
+  const at::Tensor p = classifier.probabilities(at::cat(test_)).select(1, 1).contiguous();
+  std::vector<bool> positive;
+  for (const double l : test_labels_) positive.push_back(l > 0.5);
+  return whatif::data::roc_auc({p.data_ptr<double>(), p.data_ptr<double>() + p.numel()}, positive);
+}
+
+std::map<std::string, double> AugmentationUtilityMetric::compute() {
+  if (test_.empty()) throw whatif::Error("augmentation-utility: nothing to test on; update with item.reference (held-out real volumes)");
+  const auto classes = [](const std::vector<double>& l, const std::string& what) {
+    const double positives = std::accumulate(l.begin(), l.end(), 0.0);
+    if (positives == 0 || positives == static_cast<double>(l.size()))
+      throw whatif::Error("augmentation-utility: the " + what + " volumes show one class only (" +
+                          std::to_string(static_cast<long>(positives)) + " of " + std::to_string(l.size()) +
+                          " positive); both are needed");
+  };
+  classes(real_labels_, "real training");
+  classes(test_labels_, "held-out");
+  const double real = auc(real_, real_labels_);
+  double augmented = real;
+  if (!generated_.empty()) {
+    std::vector<at::Tensor> parts{real_};
+    parts.insert(parts.end(), generated_.begin(), generated_.end());
+    std::vector<double> l = real_labels_;
+    l.insert(l.end(), generated_labels_.begin(), generated_labels_.end());
+    augmented = auc(at::cat(parts), l);
+  }
+  return {{"augmentation_auc_real", real},
+          {"augmentation_auc_augmented", augmented},
+          {"augmentation_auc_gain", augmented - real},
+          {"augmentation_generated_examples", static_cast<double>(generated_labels_.size())},
+          {"augmentation_test_examples", static_cast<double>(test_labels_.size())}};
 }
 
 }  // namespace whatif_metrics

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <set>
 #include <sstream>
 
@@ -91,12 +92,30 @@ double AttributeClassifier::fit(const whatif::Dataset& data, std::uint64_t seed)
     images.push_back(e.image.to(at::kFloat));
     values.push_back(it->second);
   }
+  const at::Tensor all = at::stack(images);
+  train(all, values, split.train, seed);
+  const at::Tensor labels = class_index(at::tensor(values, at::kDouble));
+  const at::Tensor held = at::tensor(split.heldout, at::kLong);
+  return predict(all.index_select(0, held)).eq(labels.index_select(0, held)).to(at::kDouble).mean().item<double>();
+}
+
+void AttributeClassifier::fit(const at::Tensor& images, const std::vector<double>& values, std::uint64_t seed) {
+  if (images.dim() < 1 || images.size(0) != static_cast<std::int64_t>(values.size()))
+    throw whatif::Error("classifier: " + std::to_string(values.size()) + " values for " +
+                        std::to_string(images.dim() ? images.size(0) : 0) + " volumes");
+  std::vector<std::int64_t> rows(values.size());
+  std::iota(rows.begin(), rows.end(), 0);
+  train(images.to(at::kFloat), values, rows, seed);
+}
+
+void AttributeClassifier::train(const at::Tensor& images, const std::vector<double>& values,
+                                const std::vector<std::int64_t>& train, std::uint64_t seed) {
   classes_ = values;
   std::sort(classes_.begin(), classes_.end());
   classes_.erase(std::unique(classes_.begin(), classes_.end()), classes_.end());
   if (classes_.size() < 2)
     throw whatif::Error("classifier: '" + options_.attribute + "' takes one value only (" + join(classes_) + ")");
-  shape_.assign(images.front().sizes().begin(), images.front().sizes().end());
+  shape_.assign(images.sizes().begin() + 1, images.sizes().end());
   const int dims = static_cast<int>(shape_.size()) - 1;
   if (dims != 2 && dims != 3) throw whatif::Error("classifier: images must be [C, H, W] or [C, D, H, W]");
 
@@ -115,9 +134,8 @@ double AttributeClassifier::fit(const whatif::Dataset& data, std::uint64_t seed)
   body_->push_back(torch::nn::SiLU());
   head_ = torch::nn::Linear(64, static_cast<std::int64_t>(classes_.size()));
 
-  const at::Tensor all = at::stack(images);
   const at::Tensor labels = class_index(at::tensor(values, at::kDouble));
-  const at::Tensor train_index = at::tensor(split.train, at::kLong);
+  const at::Tensor train_index = at::tensor(train, at::kLong);
   // Trained by the one training loop: AdamW at a constant rate (no warmup, no decay of the rate),
   // weight decay 1e-4 on the kernels, no clipping, no EMA; batches from the batch sampler.
   whatif::TrainConfig config;
@@ -136,11 +154,9 @@ double AttributeClassifier::fit(const whatif::Dataset& data, std::uint64_t seed)
   trainer.fit([&](std::int64_t step, std::int64_t micro, at::Generator&, std::map<std::string, double>&) {
     const auto rows = sampler.indices(step, micro);
     const at::Tensor pick = train_index.index_select(0, at::tensor(rows, at::kLong));
-    return at::cross_entropy_loss(logits(all.index_select(0, pick)), labels.index_select(0, pick));
+    return at::cross_entropy_loss(logits(images.index_select(0, pick)), labels.index_select(0, pick));
   });
   body_->train(false);
-  const at::Tensor held = at::tensor(split.heldout, at::kLong);
-  return predict(all.index_select(0, held)).eq(labels.index_select(0, held)).to(at::kDouble).mean().item<double>();
 }
 
 at::Tensor AttributeClassifier::class_index(const at::Tensor& values) const {
@@ -175,6 +191,12 @@ at::Tensor AttributeClassifier::predict(const at::Tensor& x) {
   check_input(x);
   at::NoGradGuard no_grad;
   return logits(x.to(at::kFloat)).argmax(1);
+}
+
+at::Tensor AttributeClassifier::probabilities(const at::Tensor& x) {
+  check_input(x);
+  at::NoGradGuard no_grad;
+  return at::softmax(logits(x.to(at::kFloat)).to(at::kDouble), 1);
 }
 
 at::Tensor AttributeClassifier::features(const at::Tensor& x) {

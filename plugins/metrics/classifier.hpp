@@ -37,16 +37,24 @@ class AttributeClassifier {
 
   // Trains on the training subjects of `data`; returns the accuracy on the held-out ones.
   double fit(const whatif::Dataset& data, std::uint64_t seed);
+  // Trains on all of `images` [N, C, (D,) H, W] with their attribute values (the classes are the
+  // distinct values); the same network, loop and seeding as fit(data).
+  void fit(const at::Tensor& images, const std::vector<double>& values, std::uint64_t seed);
   bool fitted() const { return !classes_.empty(); }
 
   // Class index of each value (an error names the values the classifier knows).
   at::Tensor class_index(const at::Tensor& values) const;
-  at::Tensor predict(const at::Tensor& x);   // [B] class index
+  at::Tensor predict(const at::Tensor& x);        // [B] class index
+  at::Tensor probabilities(const at::Tensor& x);  // [B, classes] softmax, float64, classes in sorted order
   at::Tensor features(const at::Tensor& x);  // [B, F] penultimate activations, float64
   const std::string& attribute() const { return options_.attribute; }
 
  private:
   at::Tensor logits(const at::Tensor& x);
+  // Sets the classes from `values`, builds the network for `images`' shape and trains it on the
+  // rows `train` of images.
+  void train(const at::Tensor& images, const std::vector<double>& values, const std::vector<std::int64_t>& train,
+             std::uint64_t seed);
   void check_input(const at::Tensor& x) const;
 
   ClassifierOptions options_;

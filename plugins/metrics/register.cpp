@@ -111,6 +111,26 @@ void register_components(whatif::Registry& registry) {
       {{"window", OptionType::DoubleList, std::vector<double>{},
         "{} for HU; {low, high} for volumes mapped low -> 0, high -> 1 (mapped back before measuring)"}},
       [](const whatif::Options& o) { return std::make_shared<whatif_metrics::ChestChangeMetric>(o.get_doubles("window")); });
+  std::vector<whatif::OptionSpec> augmentation_options{
+      {"attributes", OptionType::StringList, std::vector<std::string>{},
+       "the finding's attribute(s), summed per example (effusion: effusion_right_ml, effusion_left_ml)"},
+      {"threshold", OptionType::Double, 0.0, "an example shows the finding when the sum exceeds this"}};
+  for (const auto& spec : classifier_schema)
+    if (spec.name != "attribute") augmentation_options.push_back(spec);
+  registry.add<whatif::Metric>(
+      "metric", "augmentation-utility",
+      "ROC AUC on held-out real volumes (item.reference) of a finding classifier trained on the real "
+      "dataset of fit(dataset) only, and on it plus the generated volumes (item.generated), each "
+      "labelled by item.attributes",
+      augmentation_options, [](const whatif::Options& o) {
+        whatif_metrics::ClassifierOptions c;
+        c.steps = o.get_int("steps");
+        c.batch = o.get_int("batch");
+        c.width = o.get_int("width");
+        c.lr = o.get_double("lr");
+        return std::make_shared<whatif_metrics::AugmentationUtilityMetric>(
+            whatif_metrics::AugmentationOptions{o.get_strings("attributes"), o.get_double("threshold"), c});
+      });
 }
 
 }  // namespace

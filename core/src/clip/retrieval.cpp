@@ -96,32 +96,4 @@ at::Tensor clip_scores(const at::Tensor& images, const at::Tensor& texts) {
   return 100.0 * (images.to(at::kFloat) * texts.to(at::kFloat)).sum(1).clamp_min(0.0);
 }
 
-double roc_auc(const std::vector<double>& scores, const std::vector<bool>& labels) {
-  if (scores.size() != labels.size())
-    throw Error("auc: " + std::to_string(scores.size()) + " scores for " + std::to_string(labels.size()) + " labels");
-  // Ranks with ties averaged; AUC = (sum of positive ranks − n₊(n₊+1)/2) / (n₊ n₋).
-  std::vector<std::size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] < scores[b]; });
-  double positive_ranks = 0, positives = 0;
-  for (std::size_t i = 0; i < order.size();) {
-    std::size_t j = i;
-    while (j < order.size() && scores[order[j]] == scores[order[i]]) ++j;
-    const double rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;  // mean of ranks i+1..j
-    for (std::size_t q = i; q < j; ++q)
-      if (labels[order[q]]) {
-        positive_ranks += rank;
-        positives += 1;
-      }
-    i = j;
-  }
-  const double negatives = static_cast<double>(scores.size()) - positives;
-  if (positives == 0 || negatives == 0)
-    throw Error("auc: the labels need both classes (got " + std::to_string(static_cast<long>(positives)) +
-                " positive and " + std::to_string(static_cast<long>(negatives)) + " negative)");
-  for (const double s : scores)
-    if (!std::isfinite(s)) throw Error("auc: a score is NaN or infinite");
-  return (positive_ranks - positives * (positives + 1) / 2) / (positives * negatives);
-}
-
 }  // namespace whatif

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "whatif/data/roc_auc.hpp"
 #include "whatif/tensor.hpp"
 
 namespace whatif {
@@ -29,9 +30,7 @@ at::Tensor zero_shot_scores(const at::Tensor& images, const at::Tensor& positive
 // scale 3D text-to-CT work reports). [N] float.
 at::Tensor clip_scores(const at::Tensor& images, const at::Tensor& texts);
 
-// Area under the ROC curve of `scores` against `labels` (true = positive): the probability that a
-// random positive scores above a random negative, ties counting one half (Mann–Whitney U / n₊n₋).
-// Throws when either class is empty.
-double roc_auc(const std::vector<double>& scores, const std::vector<bool>& labels);
+// data::roc_auc (the ROC AUC of scores against labels) is shared with the metrics plugin:
+// whatif/data/roc_auc.hpp.
 
 }  // namespace whatif

@@ -83,7 +83,7 @@ int auc(lua_State* L) {
     if (v != 0 && v != 1) throw Error("whatif.auc: labels must be true/false or 0/1");
     labels.push_back(v == 1);
   }
-  lua_pushnumber(L, roc_auc(scores, labels));
+  lua_pushnumber(L, data::roc_auc(scores, labels));
   return 1;
 }
 

@@ -135,10 +135,10 @@ CATCH_TEST_CASE("CLIPScore is 100 times the pair's cosine, clamped at zero", "[c
 }
 
 CATCH_TEST_CASE("ROC AUC is the Mann-Whitney statistic, ties counting one half", "[clip]") {
-  CATCH_CHECK(whatif::roc_auc({0.1, 0.4, 0.35, 0.8}, {false, false, true, true}) == Approx(0.75));
-  CATCH_CHECK(whatif::roc_auc({1, 1, 0}, {true, false, false}) == Approx(0.75));
-  CATCH_CHECK(whatif::roc_auc({3, 2, 1}, {true, true, false}) == 1.0);
-  CATCH_CHECK_THROWS_WITH(whatif::roc_auc({1, 2}, {true, true}), Catch::Contains("both classes"));
+  CATCH_CHECK(whatif::data::roc_auc({0.1, 0.4, 0.35, 0.8}, {false, false, true, true}) == Approx(0.75));
+  CATCH_CHECK(whatif::data::roc_auc({1, 1, 0}, {true, false, false}) == Approx(0.75));
+  CATCH_CHECK(whatif::data::roc_auc({3, 2, 1}, {true, true, false}) == 1.0);
+  CATCH_CHECK_THROWS_WITH(whatif::data::roc_auc({1, 2}, {true, true}), Catch::Contains("both classes"));
 }
 
 CATCH_TEST_CASE("the contrastive loss is CLIP's cross-entropy, with equal texts as shared positives", "[clip]") {
@@ -216,7 +216,7 @@ CATCH_TEST_CASE("a toy set's towers learn which text goes with which image", "[c
     s.push_back(scores[i].item<double>());
     is_left.push_back(i % 2 == 0);
   }
-  CATCH_CHECK(whatif::roc_auc(s, is_left) >= 0.9);
+  CATCH_CHECK(whatif::data::roc_auc(s, is_left) >= 0.9);
   CATCH_CHECK(model->temperature() > 0);
   CATCH_CHECK_THROWS_WITH(model->generate({}), Catch::Contains("writes no images"));
 }

@@ -180,6 +180,56 @@ CATCH_TEST_CASE("text-alignment: fraction of generated volumes the classifier pu
   CATCH_REQUIRE(whatif::test::error_of([&] { m->update(item); }).find("not a class") != std::string::npos);
 }
 
+CATCH_TEST_CASE("augmentation-utility: generated volumes join the training set with the labels they were asked for") {
+  auto m = make<Metric>("metric", "augmentation-utility", {"attributes=level", "threshold=0.5", "steps=150"});
+  MetricItem early;
+  early.reference = at::zeros({2, 1, 8, 8});
+  CATCH_REQUIRE(whatif::test::error_of([&] { m->update(early); }).find("call fit(dataset)") != std::string::npos);
+  const Bright data;
+  const auto fit = m->fit(data, 1);
+  CATCH_REQUIRE(fit.at("augmentation_real_examples") == 40);
+  CATCH_REQUIRE(fit.at("augmentation_real_positive_fraction") == Approx(0.5));
+
+  // Held-out real volumes: 5 bright (positive), 5 dark, from another generator.
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(11);
+  const at::Tensor sign = at::tensor({1.f, 1.f, 1.f, 1.f, 1.f, -1.f, -1.f, -1.f, -1.f, -1.f}).view({10, 1, 1, 1});
+  MetricItem test;
+  test.reference = sign + 0.3f * at::randn({10, 1, 8, 8}, g);
+  test.attributes["level"] = (sign.flatten().gt(0)).to(at::kDouble);
+  m->update(test);
+  const auto alone = m->compute();
+  CATCH_REQUIRE(alone.at("augmentation_auc_real") == 1.0);
+  CATCH_REQUIRE(alone.at("augmentation_auc_gain") == 0.0);
+  CATCH_REQUIRE(alone.at("augmentation_generated_examples") == 0);
+  CATCH_REQUIRE(alone.at("augmentation_test_examples") == 10);
+
+  // Generated volumes four times the real set, each labelled against what it shows: a classifier
+  // that learns from them must rank the held-out volumes backwards; the real-only one is unchanged.
+  MetricItem poisoned;
+  const at::Tensor flip = at::cat(std::vector<at::Tensor>(16, sign));
+  poisoned.generated = flip + 0.3f * at::randn({160, 1, 8, 8}, g);
+  poisoned.attributes["level"] = flip.flatten().lt(0).to(at::kDouble);
+  m->update(poisoned);
+  const auto out = m->compute();
+  CATCH_REQUIRE(out.at("augmentation_auc_real") == 1.0);
+  CATCH_REQUIRE(out.at("augmentation_auc_augmented") < 0.2);
+  CATCH_REQUIRE(out.at("augmentation_generated_examples") == 160);
+
+  MetricItem wrong;
+  wrong.generated = at::zeros({2, 1, 8, 9});
+  wrong.attributes["level"] = at::full({1}, 1.0, at::kDouble);
+  CATCH_REQUIRE(whatif::test::error_of([&] { m->update(wrong); }).find("do not match the training volumes") !=
+                std::string::npos);
+  m->reset();
+  MetricItem one_class;
+  one_class.reference = at::ones({3, 1, 8, 8});
+  one_class.attributes["level"] = at::full({1}, 1.0, at::kDouble);
+  m->update(one_class);
+  CATCH_REQUIRE(whatif::test::error_of([&] { m->compute(); }).find("one class only") != std::string::npos);
+  CATCH_REQUIRE(whatif::test::error_of([] { make<Metric>("metric", "augmentation-utility", {}); })
+                    .find("option 'attributes'") != std::string::npos);
+}
+
 CATCH_TEST_CASE("fid after fit: classifier features, the dataset as reference; the dataset itself scores 0") {
   auto m = make<Metric>("metric", "fid", {"steps=50"});
   const Bright data;
