@@ -29,7 +29,11 @@
 --                    `chest_change_error_ml` the sum of the four errors, and
 --                    `real_<finding>_error_ml` the measure's own error on the real held-out pairs.
 --   twin_ms_ssim:    how much of the anatomy the two twins share.
--- Not built: the augmentation utility (a finding classifier trained on real vs real + generated).
+--   augmentation:    does the model's output help a finding classifier? One classifier trained on
+--                    the real training scans only, one on them plus `augment` volumes generated from
+--                    training reports (labelled by what their reports state), both scored on the
+--                    held-out real scans (metric augmentation-utility, for each finding in
+--                    `augment_findings`): augment_<finding>_auc_real, _auc_augmented, _auc_gain.
 local spread = require "spread"
 local chest = require "chest"
 local findings = chest.findings
@@ -45,11 +49,14 @@ local p = whatif.params{
   -- latent diffusion
   steps = 1000, batch = 8, lr = 1e-3, widths = {32, 64, 64}, cross_levels = {1, 2}, sample_steps = 25,
   guidance = 3.0, pairs = 32,
+  -- augmentation utility
+  augment = 48, augment_findings = {"effusion"}, augment_steps = 300,
   presets = {
-    smoke = {subjects = 3, heldout_subjects = 2, followups = 1, bf16 = false, clip_steps = 3, clip_batch = 4,
+    smoke = {subjects = 4, heldout_subjects = 4, followups = 1, bf16 = false, clip_steps = 3, clip_batch = 4,
              clip_channels = {8, 16}, image_width = 16, embed_dim = 8, text_width = 16, text_layers = 1,
              text_heads = 2, vocab_size = 128, vae_steps = 2, vae_batch = 2, vae_channels = {8, 8}, steps = 2,
-             batch = 2, widths = {8, 16}, cross_levels = {1}, sample_steps = 2, pairs = 2},
+             batch = 2, widths = {8, 16}, cross_levels = {1}, sample_steps = 2, pairs = 2, augment = 2,
+             augment_steps = 2},
     small = {},
     paper = {subjects = 400, heldout_subjects = 100, size = 64, clip_steps = 50000, clip_batch = 64,
              clip_channels = {32, 64, 128, 256}, image_width = 512, embed_dim = 256, text_width = 256,
@@ -121,6 +128,28 @@ local function condition(data, i)
   local a, out = data:attributes(i, 1)[1], {}
   for _, name in ipairs(condition_names) do out[name] = a[name] end
   return out
+end
+
+-- The attributes each augmentation finding sums, by the finding's name in scripts/chest.lua.
+local finding_attributes = {effusion = {"effusion_right_ml", "effusion_left_ml"}, nodule = {"nodule_count"},
+                            consolidation = {"consolidation_ml"}, cardiomegaly = {"cardiomegaly"},
+                            emphysema = {"emphysema_percent"}}
+for _, name in ipairs(p.augment_findings) do
+  if not finding_attributes[name] then
+    error(("augment_findings: unknown finding '%s': use effusion, nodule, consolidation, cardiomegaly or emphysema")
+          :format(name))
+  end
+end
+
+-- Whether attribute tables `list` hold both examples with and without finding `name`.
+local function both_classes(list, name)
+  local with, without = false, false
+  for _, a in ipairs(list) do
+    local size = 0
+    for _, key in ipairs(finding_attributes[name]) do size = size + a[key] end
+    if size > 0 then with = true else without = true end
+  end
+  return with and without
 end
 
 local results = whatif.experiment{
@@ -233,6 +262,48 @@ local results = whatif.experiment{
     if used == 0 then error("pairs: the held-out set has no (baseline, follow-up) pairs; raise heldout_subjects") end
     for k, v in pairs(change:compute()) do m[k] = v end
     m.twin_ms_ssim = preservation:compute().source_ms_ssim
+
+    -- Augmentation utility: `augment` volumes from evenly spaced training reports, labelled by what
+    -- the reports state, added to the real training scans of a finding classifier.
+    if p.augment > 0 and #p.augment_findings > 0 then
+      local generated, asked = {}, {}
+      for k = 1, p.augment do
+        local i = 1 + (k - 1) * train:size() // p.augment
+        asked[k] = train:attributes(i, 1)[1]
+        generated[k] = model:generate{prompts = (not by_attributes) and train:texts(i, 1) or nil,
+                                      attributes = by_attributes and {condition(train, i)} or nil,
+                                      seed = 300 + k, guidance = p.guidance, steps = p.sample_steps}
+      end
+      for _, name in ipairs(p.augment_findings) do
+        local prefix = "augment_" .. name
+        if both_classes(train:attributes(1, train:size()), name) and both_classes(attributes, name) then
+          local utility = whatif.metric("augmentation-utility", {attributes = finding_attributes[name],
+                                                                 steps = p.augment_steps})
+          utility:fit(train, {seed = ctx.seed})
+          for k = 1, p.augment do
+            local a = {}
+            for _, key in ipairs(finding_attributes[name]) do a[key] = asked[k][key] end
+            utility:update{generated = generated[k], attributes = a}
+          end
+          for first = 1, n, chunk do
+            local count = math.min(chunk, n - first + 1)
+            local a = {}
+            for _, key in ipairs(finding_attributes[name]) do
+              a[key] = {}
+              for i = 1, count do a[key][i] = attributes[first + i - 1][key] end
+            end
+            utility:update{reference = held:images(first, count), attributes = a}
+          end
+          local u = utility:compute()
+          m[prefix .. "_auc_real"] = u.augmentation_auc_real
+          m[prefix .. "_auc_augmented"] = u.augmentation_auc_augmented
+          m[prefix .. "_auc_gain"] = u.augmentation_auc_gain
+        else
+          whatif.warn(("augmentation: the %s finding needs scans with and without it in the training and "
+                       .. "held-out sets; skipped"):format(name))
+        end
+      end
+    end
     m.peak_rss_mb = whatif.peak_memory_mb()
     return m
   end,
@@ -262,6 +333,15 @@ for _, text in ipairs(p.texts) do
               cell("effusion_right_error_ml"), cell("effusion_left_error_ml"), cell("consolidation_error_ml"),
               cell("nodule_error_ml"), cell("effusion_right_true_ml"), cell("effusion_left_true_ml"),
               cell("consolidation_true_ml"), cell("nodule_true_ml"), cell("twin_ms_ssim", "%.4f"))
+    for _, name in ipairs(p.augment_findings) do
+      local prefix = "augment_" .. name
+      if rows[1][prefix .. "_auc_real"] then
+        lines[#lines] = lines[#lines] .. (" Augmentation: the %s classifier scores held-out real scans at AUC %s "
+          .. "trained on real scans only, %s with %d generated volumes added (gain %s).")
+          :format(name, cell(prefix .. "_auc_real"), cell(prefix .. "_auc_augmented"), p.augment,
+                  cell(prefix .. "_auc_gain", "%+.2f"))
+      end
+    end
   end
 end
 if #lines > 0 then whatif.summary(table.concat(lines, "\n\n")) end
