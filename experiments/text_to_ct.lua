@@ -34,6 +34,8 @@
 --                    training reports (labelled by what their reports state), both scored on the
 --                    held-out real scans (metric augmentation-utility, for each finding in
 --                    `augment_findings`): augment_<finding>_auc_real, _auc_augmented, _auc_gain.
+--                    The classifier max-pools its last map (`augment_pooling`): with the mean it
+--                    does not learn a 32³ effusion at all.
 local spread = require "spread"
 local chest = require "chest"
 local findings = chest.findings
@@ -50,7 +52,7 @@ local p = whatif.params{
   steps = 1000, batch = 8, lr = 1e-3, widths = {32, 64, 64}, cross_levels = {1, 2}, sample_steps = 25,
   guidance = 3.0, pairs = 32,
   -- augmentation utility
-  augment = 48, augment_findings = {"effusion"}, augment_steps = 300,
+  augment = 48, augment_findings = {"effusion"}, augment_steps = 300, augment_pooling = "max",
   presets = {
     smoke = {subjects = 4, heldout_subjects = 4, followups = 1, bf16 = false, clip_steps = 3, clip_batch = 4,
              clip_channels = {8, 16}, image_width = 16, embed_dim = 8, text_width = 16, text_layers = 1,
@@ -278,7 +280,7 @@ local results = whatif.experiment{
         local prefix = "augment_" .. name
         if both_classes(train:attributes(1, train:size()), name) and both_classes(attributes, name) then
           local utility = whatif.metric("augmentation-utility", {attributes = finding_attributes[name],
-                                                                 steps = p.augment_steps})
+                                                                 steps = p.augment_steps, pooling = p.augment_pooling})
           utility:fit(train, {seed = ctx.seed})
           for k = 1, p.augment do
             local a = {}

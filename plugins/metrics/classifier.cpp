@@ -70,6 +70,8 @@ Split split_by_subject(const whatif::Dataset& data) {
 AttributeClassifier::AttributeClassifier(ClassifierOptions options) : options_(std::move(options)) {
   if (options_.steps < 1 || options_.batch < 1 || options_.width < 1 || !(options_.lr > 0))
     throw whatif::Error("classifier: steps, batch, width and lr must be positive");
+  if (options_.pooling != "mean" && options_.pooling != "max")
+    throw whatif::Error("classifier: option 'pooling' must be mean or max, got '" + options_.pooling + "'");
 }
 
 double AttributeClassifier::fit(const whatif::Dataset& data, std::uint64_t seed) {
@@ -129,7 +131,10 @@ void AttributeClassifier::train(const at::Tensor& images, const std::vector<doub
   }
   body_->push_back(conv(dims, 4 * w, 4 * w, 1));
   body_->push_back(torch::nn::SiLU());
-  body_->push_back(torch::nn::Functional([](const at::Tensor& h) { return h.flatten(2).mean(2); }));
+  if (options_.pooling == "max")
+    body_->push_back(torch::nn::Functional([](const at::Tensor& h) { return h.flatten(2).amax(2); }));
+  else
+    body_->push_back(torch::nn::Functional([](const at::Tensor& h) { return h.flatten(2).mean(2); }));
   body_->push_back(torch::nn::Linear(4 * w, 64));
   body_->push_back(torch::nn::SiLU());
   head_ = torch::nn::Linear(64, static_cast<std::int64_t>(classes_.size()));

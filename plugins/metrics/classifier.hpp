@@ -20,6 +20,9 @@ struct ClassifierOptions {
   std::int64_t steps = 300;
   std::int64_t batch = 16;
   std::int64_t width = 16;  // channels of the first convolution (then 2×, 4×)
+  // How the last feature map is pooled: "mean", or "max" for findings of a few voxels (a pleural
+  // effusion at 32³), whose share of the mean is too small to train on.
+  std::string pooling = "mean";
   double lr = 2e-3;
 };
 

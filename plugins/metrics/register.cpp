@@ -24,7 +24,8 @@ const whatif::Fields<whatif_metrics::ClassifierOptions>& classifier_fields() {
       .add("steps", &C::steps, "classifier training steps")
       .add("batch", &C::batch, "classifier batch size")
       .add("width", &C::width, "channels of the classifier's first convolution")
-      .add("lr", &C::lr, "classifier learning rate (AdamW)");
+      .add("lr", &C::lr, "classifier learning rate (AdamW)")
+      .add("pooling", &C::pooling, "mean or max: how the classifier pools its last map (max for findings of a few voxels)");
   return fields;
 }
 
@@ -128,6 +129,7 @@ void register_components(whatif::Registry& registry) {
         c.batch = o.get_int("batch");
         c.width = o.get_int("width");
         c.lr = o.get_double("lr");
+        c.pooling = o.get_string("pooling");
         return std::make_shared<whatif_metrics::AugmentationUtilityMetric>(
             whatif_metrics::AugmentationOptions{o.get_strings("attributes"), o.get_double("threshold"), c});
       });

@@ -93,6 +93,24 @@ class Bright : public whatif::Dataset {
   std::vector<std::string> attribute_names() const override { return {"level"}; }
 };
 
+// Noise on 32×32, and in every other example a bright 2×2 spot somewhere: a finding of 4 pixels in
+// 1024, a sixteenth of one cell of the classifier's last 4×4 map.
+class Spot : public whatif::Dataset {
+ public:
+  std::int64_t size() const override { return 80; }
+  whatif::Example get(std::int64_t i) const override {
+    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(300 + i);
+    whatif::Example e;
+    e.image = 0.3f * at::randn({1, 32, 32}, g);
+    const std::int64_t y = (i * 7) % 30, x = (i * 13) % 30;
+    if (i % 2) e.image.slice(1, y, y + 2).slice(2, x, x + 2) += 2.0f;
+    e.subject = "subject" + std::to_string(i / 2);
+    e.attributes["level"] = static_cast<double>(i % 2);
+    return e;
+  }
+  std::vector<std::string> attribute_names() const override { return {"level"}; }
+};
+
 MetricItem twins(const at::Tensor& source, const at::Tensor& generated, double level, double source_level) {
   MetricItem item;
   item.source = source;
@@ -228,6 +246,24 @@ CATCH_TEST_CASE("augmentation-utility: generated volumes join the training set w
   CATCH_REQUIRE(whatif::test::error_of([&] { m->compute(); }).find("one class only") != std::string::npos);
   CATCH_REQUIRE(whatif::test::error_of([] { make<Metric>("metric", "augmentation-utility", {}); })
                     .find("option 'attributes'") != std::string::npos);
+}
+
+CATCH_TEST_CASE("classifier pooling: the max finds a one-pixel finding the mean does not") {
+  const Spot data;
+  double accuracy[2];
+  for (int max = 0; max < 2; ++max) {
+    whatif_metrics::ClassifierOptions options;
+    options.steps = 150;
+    options.pooling = max ? "max" : "mean";
+    whatif_metrics::AttributeClassifier classifier(options);
+    accuracy[max] = classifier.fit(data, 1);
+  }
+  // Measured: 0.94 held-out with the max, 0.50 (chance) with the mean.
+  CATCH_CHECK(accuracy[1] >= 0.9);
+  CATCH_CHECK(accuracy[0] <= 0.7);
+  whatif_metrics::ClassifierOptions bad;
+  bad.pooling = "median";
+  CATCH_CHECK_THROWS_WITH(whatif_metrics::AttributeClassifier(bad), Catch::Contains("'pooling' must be mean or max"));
 }
 
 CATCH_TEST_CASE("fid after fit: classifier features, the dataset as reference; the dataset itself scores 0") {
