@@ -7,8 +7,8 @@
 --   "clip-finetuned": the pretrained clip text tower, fine-tuned with the U-Net.
 -- `--set texts=attributes` adds the non-language reference: the same U-Net conditioned on the
 -- findings' ground-truth numbers (effusion per side, consolidation, cardiomegaly, emphysema,
--- nodule count) instead of the report, which says whether the diffusion model can draw the findings
--- at all at this scale, apart from what a text tower carries.
+-- nodule count, each divided by `condition_scales`) instead of the report, which says whether the
+-- diffusion model can draw the findings at all at this scale, apart from what a text tower carries.
 -- All three towers have the same architecture (width, layers, EOS pooling). The clip model, the
 -- kl-vae and the latent cache are trained once per seed (models/clip-seedN.h5, vae-seedN.h5,
 -- latents-seedN.h5) and shared by the arms.
@@ -51,6 +51,8 @@ local p = whatif.params{
   -- latent diffusion
   steps = 1000, batch = 8, lr = 1e-3, widths = {32, 64, 64}, cross_levels = {1, 2}, sample_steps = 25,
   guidance = 3.0, pairs = 32,
+  -- the attribute arm's numbers are divided by these (about each finding's spread) before embedding
+  condition_scales = {150.0, 150.0, 50.0, 1.0, 5.0, 1.0},
   -- augmentation utility
   augment = 48, augment_findings = {"effusion"}, augment_steps = 300, augment_pooling = "max",
   presets = {
@@ -171,8 +173,8 @@ local results = whatif.experiment{
       schedule = whatif.schedule("rectified-flow", {size = p.size // p.downsample, spatial_dims = 3}),
       sampler = whatif.sampler("euler"),
       conditioning = by_attributes
-        and whatif.conditioning("attributes", {categories = {0, 0, 0, 0, 0, 0}, context_dim = p.text_width,
-                                               dropout = 0.1})
+        and whatif.conditioning("attributes", {categories = {0, 0, 0, 0, 0, 0}, scales = p.condition_scales,
+                                               context_dim = p.text_width, dropout = 0.1})
         or whatif.conditioning("cross-attention", {context_dim = p.text_width, dropout = 0.1}),
       text = (not by_attributes) and text_tower(arm.text, s) or nil,
       target = "flow",

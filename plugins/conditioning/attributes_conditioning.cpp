@@ -1,5 +1,7 @@
 #include "attributes_conditioning.hpp"
 
+#include <cmath>
+
 #include <torch/torch.h>
 #include <whatif/registry/error.hpp>
 
@@ -11,6 +13,13 @@ AttributesConditioning::AttributesConditioning(const AttributesOptions& options)
   if (options.categories.empty())
     throw whatif::Error("option 'categories' needs one entry per attribute column "
                         "(0 = numeric, n = n classes)");
+  if (!options.scales.empty() && options.scales.size() != options.categories.size())
+    throw whatif::Error("option 'scales' has " + std::to_string(options.scales.size()) +
+                        " entries for " + std::to_string(options.categories.size()) +
+                        " attribute columns: give one per column, or none");
+  for (const double scale : options.scales)
+    if (!(scale > 0) || !std::isfinite(scale))
+      throw whatif::Error("option 'scales': every entry must be a positive number, got " + std::to_string(scale));
   if (options.width < 1)
     throw whatif::Error("option 'width' must be at least 1, got " + std::to_string(options.width));
   if (options.vector_dim < 0 || options.context_dim < 0 ||
@@ -57,7 +66,8 @@ torch::Tensor AttributesConditioning::embed(const torch::Tensor& attributes) {
     const auto column = values.select(1, i);
     torch::Tensor e;
     if (numeric_[static_cast<std::size_t>(i)]) {
-      e = numeric_[static_cast<std::size_t>(i)](column.unsqueeze(1));
+      const double scale = options_.scales.empty() ? 1.0 : options_.scales[static_cast<std::size_t>(i)];
+      e = numeric_[static_cast<std::size_t>(i)]((column / scale).unsqueeze(1));
     } else {
       const auto index = column.round().to(torch::kLong);
       const auto classes = options_.categories[static_cast<std::size_t>(i)];

@@ -55,6 +55,8 @@ void register_components(whatif::Registry& registry) {
       "non-language baseline)",
       {{"categories", OptionType::IntList, std::vector<std::int64_t>{0},
         "one entry per attribute column: 0 = numeric, n = categorical with n classes"},
+       {"scales", OptionType::DoubleList, std::vector<double>{},
+        "per column, what numeric values are divided by before embedding (their typical size); empty = 1"},
        {"width", OptionType::Int, std::int64_t{128}, "width of the summed attribute embeddings"},
        {"vector_dim", OptionType::Int, std::int64_t{128}, "width of the vector (0 = none)"},
        {"context_dim", OptionType::Int, std::int64_t{128}, "width of the context token (0 = none)"},
@@ -62,6 +64,7 @@ void register_components(whatif::Registry& registry) {
       [](const whatif::Options& o) {
         wc::AttributesOptions options;
         options.categories = o.get_ints("categories");
+        options.scales = o.get_doubles("scales");
         options.width = o.get_int("width");
         options.vector_dim = o.get_int("vector_dim");
         options.context_dim = o.get_int("context_dim");

@@ -167,6 +167,29 @@ CATCH_TEST_CASE("conditioning/attributes: equal attributes, equal conditions; ma
   CATCH_REQUIRE_THROWS_WITH(scheme->encode(input), Catch::Contains("lists 2 columns"));
 }
 
+CATCH_TEST_CASE("conditioning/attributes: numeric columns are divided by their scales") {
+  Plugins plugins;
+  torch::manual_seed(7);
+  const auto scheme = plugins.make("attributes", with({{"categories", std::vector<std::int64_t>{0, 2}},
+                                                       {"scales", std::vector<double>{250.0, 1.0}},
+                                                       {"width", std::int64_t{8}},
+                                                       {"vector_dim", std::int64_t{4}},
+                                                       {"context_dim", std::int64_t{0}}}));
+  whatif::CondInput input;
+  input.attributes = torch::tensor({100.0, 1.0, 500.0, 0.0}).view({2, 2});
+  const auto cond = scheme->encode(input);
+  const auto p = scheme->named_parameters();
+  const auto numeric = linear(p, "attribute0", torch::tensor({0.4, 2.0}).view({2, 1}));
+  const auto category = whatif_test::named(p, "attribute1.weight").index_select(0, torch::tensor({1, 0}));
+  CATCH_REQUIRE(at::allclose(cond.vector, linear(p, "vector_out", at::silu(numeric + category)), 1e-5, 1e-6));
+  CATCH_REQUIRE_THROWS_WITH(plugins.make("attributes", with({{"categories", std::vector<std::int64_t>{0, 2}},
+                                                             {"scales", std::vector<double>{250.0}}})),
+                            Catch::Contains("one per column"));
+  CATCH_REQUIRE_THROWS_WITH(plugins.make("attributes", with({{"categories", std::vector<std::int64_t>{0}},
+                                                             {"scales", std::vector<double>{0.0}}})),
+                            Catch::Contains("positive number"));
+}
+
 CATCH_TEST_CASE("conditioning: gradients reach every parameter and a tiny fit succeeds") {
   Plugins plugins;
   torch::manual_seed(6);
