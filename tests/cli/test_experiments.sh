@@ -32,7 +32,7 @@ check "report writes markdown, csv, curves and samples" [ -s "$work/qs/report.md
 check "report names the metrics" grep -q "darker_fraction" "$work/qs/report.md"
 check "report names the command it came from" grep -qF -- "- command: \`whatif run $source/experiments/quickstart.lua --preset smoke\`" "$work/qs/report.md"
 check "report names commit, machine, wall time and seeds" \
-  bash -c "grep -q '^- commit: ' '$work/qs/report.md' && grep -qE '^- machine: .*\(.*AMX.*\), [0-9]+ threads' '$work/qs/report.md' && grep -qE '^- wall time: [0-9]+:[0-9]{2} ' '$work/qs/report.md' && grep -q '^- seeds: 1 (' '$work/qs/report.md'"
+  bash -c "grep -q '^- commit: ' '$work/qs/report.md' && grep -qE '^- machine: .*\(.*AMX.*\), [0-9]+ threads?' '$work/qs/report.md' && grep -qE '^- wall time: [0-9]+:[0-9]{2} ' '$work/qs/report.md' && grep -q '^- seeds: 1 (' '$work/qs/report.md'"
 check "montage panels follow the stored order, then the difference" grep -q "left to right: minimal | high | difference (high − minimal" "$work/qs/report.md"
 check "report prints each sample's note (its prompt)" grep -q "^- high: prompt: high lesion load" "$work/qs/report.md"
 montage=$(ls "$work"/qs/samples-*.png | head -1)
@@ -76,6 +76,12 @@ out=$("$whatif" verify "$here/seeds.lua" --against "$work/seeds" --tolerance-fro
 check "a rerun within 3 seed std passes" grep -q "3 metric(s) compared, 0 beyond tolerance 3 seed std" <<<"$out"
 "$whatif" verify "$here/seeds.lua" --against "$work/seeds" >/dev/null 2>&1
 check "the same rerun fails the exact comparison" [ $? -eq 1 ]
+# The report: mean ± sample std over three seeds (1, 2, 3: 2 ± 1), the values themselves below three,
+# in seed order (seed 10 after seed 2, though its file name sorts first).
+"$whatif" report "$work/seeds" >/dev/null 2>&1
+check "report gives mean ± std over three seeds" grep -qE "^\| 2 ± 1 \| 3 \|$" "$work/seeds/report.md"
+"$whatif" run "$here/seeds.lua" --set seeds=10,2 --out "$work/two" >/dev/null 2>&1 && "$whatif" report "$work/two" >/dev/null 2>&1
+check "report gives each seed's value below three seeds, in seed order" grep -qE "^\| 2 / 10 \| 2 \|$" "$work/two/report.md"
 "$whatif" run "$here/seeds.lua" --set spread=1e-3 --out "$work/tight" >/dev/null 2>&1
 "$whatif" verify "$here/seeds.lua" --against "$work/tight" --tolerance-from-seeds 3 >/dev/null 2>&1
 check "a difference beyond the seeds' spread fails" [ $? -eq 1 ]

@@ -160,6 +160,8 @@ std::vector<ArmGroup> group_by_arm(const std::vector<ArmResult>& arms) {
     it->runs.push_back(&arm);
   }
   for (auto& g : groups) {
+    // Seed order, not file-name order (seed10 would sort before seed2).
+    std::stable_sort(g.runs.begin(), g.runs.end(), [](const ArmResult* a, const ArmResult* b) { return a->seed < b->seed; });
     std::map<std::string, std::vector<double>> values;
     for (const auto* run : g.runs)
       if (run->status == "complete")
@@ -172,6 +174,7 @@ std::vector<ArmGroup> group_by_arm(const std::vector<ArmResult>& arms) {
       for (const double x : v) var += (x - mean) * (x - mean);
       g.metrics[k] = {mean, v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0};
     }
+    g.values = std::move(values);
   }
   return groups;
 }
@@ -190,7 +193,8 @@ std::string write_report(const std::string& dir) {
                                   ? nlohmann::json::object()
                                   : nlohmann::json::parse(arms.front().provenance_json);
   md << "Run directory `" << dir << "`; " << arms.size() << " arm result(s) in " << groups.size()
-     << " arm(s). Values are mean ± std over seeds (n seeds).\n\n" << run_header(arms).markdown() << "\n";
+     << " arm(s). Values are mean ± std over seeds (n seeds); below three seeds, each seed's value "
+        "in the order of the seeds line (a / b): two values make no spread worth the name.\n\n" << run_header(arms).markdown() << "\n";
   // What the experiment script concluded from its results (whatif.summary), verbatim.
   if (std::ifstream summary{fs::path(dir) / "summary.md"}) {
     md << "## Summary\n\n" << summary.rdbuf() << "\n\n## Results\n\n";
@@ -212,11 +216,18 @@ std::string write_report(const std::string& dir) {
         md << " - |";
         csv << ",,";
       } else {
-        // A non-finite mean has no spread to show (the PSNR of identical twins is inf).
-        if (std::isfinite(it->second.first))
+        // A non-finite mean has no spread to show (the PSNR of identical twins is inf); below three
+        // seeds the values themselves are shown.
+        const std::vector<double>& seeds = g.values.at(m);
+        if (seeds.size() < 3) {
+          md << " ";
+          for (std::size_t s = 0; s < seeds.size(); ++s) md << (s ? " / " : "") << number(seeds[s]);
+          md << " |";
+        } else if (std::isfinite(it->second.first)) {
           md << " " << number(it->second.first) << " ± " << number(it->second.second) << " |";
-        else
+        } else {
           md << " " << number(it->second.first) << " |";
+        }
         csv << std::setprecision(10) << it->second.first << "," << it->second.second << ",";
       }
     }

@@ -35,7 +35,8 @@ std::string shell_word(const std::string& word) {
 std::string machine_of(const nlohmann::json& prov) {
   std::string cpu = text(prov, "cpu");
   if (cpu.empty()) cpu = "CPU not recorded (cpu capability " + text(prov, "cpu capability") + ")";
-  std::string m = cpu + ", " + text(prov, "threads") + " threads";
+  const std::string threads = text(prov, "threads");
+  std::string m = cpu + ", " + threads + (threads == "1" ? " thread" : " threads");
   if (!text(prov, "bf16 autocast").empty()) m += ", bf16 autocast " + text(prov, "bf16 autocast");
   if (!text(prov, "host").empty()) m += ", host " + text(prov, "host");
   return m;
