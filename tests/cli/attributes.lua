@@ -26,7 +26,9 @@ assert(both:shape()[1] == 2 and both:shape()[3] == 32, "two 32x32 samples")
 -- One row at a time from the same seed gives the same volumes: z_T depends on the seed only.
 local low = model:generate{attributes = {{level = 0}}, seed = 3, steps = 3, guidance = 2}
 local a, b = model:counterfactual{attributes = {{level = 0}, {level = 2}}, seed = 3, steps = 3, guidance = 2}
-assert((a - low):abs():max() == 0, "the factual twin is the level-0 sample of that seed")
+-- Equal to float rounding: a batch of two may take other convolution kernels than a batch of one
+-- (2.4e-7 measured on one CPU type, 0 on another).
+assert((a - low):abs():max() < 1e-5, "the factual twin is the level-0 sample of that seed")
 assert((a - b):abs():max() > 0, "the twins differ")
 local edited = model:counterfactual{protocol = "inversion", source = a, attributes = {{level = 0}, {level = 2}},
                                     steps = 3, guidance = 2}
