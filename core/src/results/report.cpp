@@ -161,7 +161,8 @@ std::vector<ArmGroup> group_by_arm(const std::vector<ArmResult>& arms) {
   }
   for (auto& g : groups) {
     // Seed order, not file-name order (seed10 would sort before seed2).
-    std::stable_sort(g.runs.begin(), g.runs.end(), [](const ArmResult* a, const ArmResult* b) { return a->seed < b->seed; });
+    std::stable_sort(g.runs.begin(), g.runs.end(),
+                     [](const ArmResult* a, const ArmResult* b) { return a->seed < b->seed; });
     std::map<std::string, std::vector<double>> values;
     for (const auto* run : g.runs)
       if (run->status == "complete")
@@ -194,7 +195,8 @@ std::string write_report(const std::string& dir) {
                                   : nlohmann::json::parse(arms.front().provenance_json);
   md << "Run directory `" << dir << "`; " << arms.size() << " arm result(s) in " << groups.size()
      << " arm(s). Values are mean ± std over seeds (n seeds); below three seeds, each seed's value "
-        "in the order of the seeds line (a / b): two values make no spread worth the name.\n\n" << run_header(arms).markdown() << "\n";
+        "in the order of the seeds line (a / b): two values make no spread worth the name.\n\n"
+     << run_header(arms).markdown() << "\n";
   // What the experiment script concluded from its results (whatif.summary), verbatim.
   if (std::ifstream summary{fs::path(dir) / "summary.md"}) {
     md << "## Summary\n\n" << summary.rdbuf() << "\n\n## Results\n\n";

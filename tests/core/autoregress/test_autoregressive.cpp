@@ -396,8 +396,7 @@ CATCH_TEST_CASE("toy progression: the prompt moves the image the asked way and t
             << " → " << fitted.train.losses.back() << " in " << fitted.train.seconds << " s\n";
   CATCH_REQUIRE(darker > 0.9);
   CATCH_REQUIRE(brighter > 0.9);
-  // 29 to 31 of 32 measured, by thread count and CPU type (oneDNN kernels): a draw, not a constant.
-  CATCH_REQUIRE(right_texts >= 27);
+  CATCH_REQUIRE(right_texts >= 30);
   CATCH_REQUIRE(moved >= 30);
 
   // Saved and loaded into fresh parts, it writes the same tokens.
