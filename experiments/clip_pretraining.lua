@@ -9,11 +9,14 @@
 --              prompts) against the ground-truth attribute (prompt ensembles, Radford et al. 2021).
 -- Tasks: "ms" (MS lesion load, high vs minimal), "ad" (dementia vs cognitively normal), "chest"
 -- (synthetic chest CT: effusion, nodule, consolidation, cardiomegaly, emphysema).
+-- `text` picks the datasets' text field: "text" (the reports) or "prompt" (the brain's level
+-- alone, e.g. "dementia"), which leaves the text tower nothing to read but the finding and so
+-- tells whether the image tower or the text tower holds a run back.
 local spread = require "spread"
 local chest = require "chest"
 
 local p = whatif.params{
-  seeds = {1}, tasks = {"ms", "ad", "chest"},
+  seeds = {1}, tasks = {"ms", "ad", "chest"}, text = "text",
   subjects = 48, heldout_subjects = 16, brain_size = 32, chest_size = 32,
   steps = 1000, batch = 24, accumulate = 1, lr = 1e-3, weight_decay = 0.0, bf16 = true,
   channels = {16, 32, 64, 128}, pooling = "mean", image_width = 128, embed_dim = 64,
@@ -44,10 +47,10 @@ local findings = {
 local function dataset(task, subjects, seed)
   if task == "ms" or task == "ad" then
     return whatif.dataset("synthetic-brain", {task = task, subjects = subjects, size = p.brain_size, dims = 3,
-                                              seed = seed, text = "text"})
+                                              seed = seed, text = p.text})
   elseif task == "chest" then
     return whatif.dataset("synthetic-chest", {modality = "ct", subjects = subjects, size = p.chest_size,
-                                              followups = 2, seed = seed, text = "text"})
+                                              followups = 2, seed = seed, text = p.text})
   end
   error(("tasks: unknown task '%s': use ms, ad or chest"):format(task))
 end
