@@ -17,8 +17,8 @@ local chest = require "chest"
 
 local p = whatif.params{
   seeds = {1}, tasks = {"ms", "ad", "chest"}, text = "text",
-  subjects = 48, heldout_subjects = 16, brain_size = 32, chest_size = 32,
-  steps = 1000, batch = 24, accumulate = 1, lr = 1e-3, weight_decay = 0.0, bf16 = true,
+  subjects = 400, heldout_subjects = 16, brain_size = 32, chest_size = 32,
+  steps = 1000, batch = 24, accumulate = 1, lr = 3e-4, weight_decay = 0.0, bf16 = true,
   channels = {16, 32, 64, 128}, pooling = "mean", image_width = 128, embed_dim = 64,
   text_width = 64, text_layers = 2, text_heads = 4, vocab_size = 512, text_length = 96,
   presets = {
