@@ -55,7 +55,10 @@ function resultsTable(arms, keys, metrics) {
       metrics.map((m) => {
         const v = a.metrics[m];
         if (!v) return el('td', {}, '-');
-        // A non-finite mean has no spread to show (the PSNR of identical twins is inf).
+        // Below three seeds each seed's value (a / b), as report.md; a non-finite mean has no spread
+        // to show (the PSNR of identical twins is inf).
+        const seeds = v[2] || [];
+        if (seeds.length && seeds.length < 3) return el('td', { class: 'num' }, seeds.map(fmt).join(' / '));
         return el('td', { class: 'num' }, Number.isFinite(numeric(v[0])) ? `${fmt(v[0])} ± ${fmt(v[1])}` : fmt(v[0]));
       }),
       el('td', { class: 'num' }, String(a.seeds))));
@@ -277,9 +280,11 @@ async function drawReport() {
   const root = document.getElementById('report');
   const keys = differingKeys(data.arms), metrics = metricNames(data.arms);
   root.append(el('h1', {}, `Report: ${data.title}`),
-    el('p', {}, `Run directory ${data.run_dir}; ${data.arms.length} arm(s). Values are mean ± std over seeds (n seeds).`));
+    el('p', {}, `Run directory ${data.run_dir}; ${data.arms.length} arm(s). Values are mean ± std over seeds (n seeds); below three seeds, each seed's value in seed order (a / b).`));
   if (data.summary) root.append(el('h2', {}, 'Summary'), el('pre', { class: 'summary' }, data.summary));
-  root.append(el('h2', {}, 'Results'), resultsTable(data.arms, keys, metrics));
+  const results = resultsTable(data.arms, keys, metrics);
+  root.append(el('h2', {}, 'Results'), results);
+  whatifCheck.results = [...results.querySelectorAll('tr')].map((tr) => [...tr.children].map((c) => c.textContent));
   if (data.failures.length)
     root.append(el('h2', {}, 'Failed arms'), el('ul', {}, data.failures.map((f) => el('li', {}, el('code', {}, f.id), `: ${f.message}`))));
   const plotsBox = el('div', { class: 'plots' });

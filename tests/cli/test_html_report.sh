@@ -83,5 +83,22 @@ console.log(`draw: ${r.draw_seconds} s; views: ${c.views.map((v) => v.marks).joi
 ' "$result" || failures=$((failures + 1))
 [ -s "$shots/report.png" ] || fail "no screenshot"
 
+# The results table as report.md writes it: below three seeds each seed's value in seed order,
+# from three on mean ± std (seeds.lua's metric is the seed: 2 / 10, and 2 ± 1 for seeds 1, 2, 3).
+for case in "10,2|2 / 10" "1,2,3|2 ± 1"; do
+  seeds=${case%%|*} want=${case#*|} dir=$work/seeds-${case%%|*}
+  "$whatif" run "$src/tests/cli/seeds.lua" --set seeds="$seeds" --out "$dir" >/dev/null 2>&1 &&
+    "$whatif" report "$dir" --html >/dev/null 2>&1 || fail "seeds.lua --set seeds=$seeds: run or report failed"
+  checks=$((checks + 1))
+  node -e '
+const r = JSON.parse(process.argv[1]), want = process.argv[2];
+const rows = (r.check && r.check.results) || [];
+const head = rows[0] || [], cell = rows.length === 2 ? rows[1][head.indexOf("metric")] : undefined;
+if (cell !== want) { console.log(`FAIL: seeds ${process.argv[3]}: metric cell "${cell}", want "${want}" (table ${JSON.stringify(rows)})`); process.exit(1); }
+console.log(`seeds ${process.argv[3]}: metric cell "${cell}"`);
+' "$(node "$src/tests/web/check_page.js" "$chromium" "file://$dir/report.html" "$work/seeds.png" 60)" "$want" "$seeds" ||
+    failures=$((failures + 1))
+done
+
 echo "$checks checks, $failures failed"
 [ "$failures" -eq 0 ]

@@ -91,7 +91,12 @@ nlohmann::json page_data(const std::string& dir) {
                  samples = nlohmann::json::array(), failures = nlohmann::json::array();
   for (const auto& g : groups) {
     nlohmann::json metrics = nlohmann::json::object();
-    for (const auto& [name, stats] : g.metrics) metrics[name] = {number(stats.first), number(stats.second)};
+    // [mean, std, [each complete seed's value, in seed order]]: the page shows the values below three seeds.
+    for (const auto& [name, stats] : g.metrics) {
+      nlohmann::json seeds = nlohmann::json::array();
+      for (double v : g.values.at(name)) seeds.push_back(number(v));
+      metrics[name] = {number(stats.first), number(stats.second), seeds};
+    }
     std::size_t complete = 0;
     for (const auto* r : g.runs) complete += r->status == "complete";
     const ArmResult& first = *g.runs.front();
