@@ -22,7 +22,8 @@
 --
 -- `texts` swaps the text tower: "scratch" trains a text transformer jointly with the U-Net;
 -- "clip" first pretrains a dual encoder on the same scans and prompts (whatif.clip: a 3D resnet
--- and a text transformer with EOS pooling, `clip_steps` steps, models/clip-seedN.h5, docs/clip.md)
+-- and a text transformer with EOS pooling, `clip_steps` steps at `clip_lr`, models/clip-seedN.h5,
+-- docs/clip.md; at the U-Net's 1e-3 both towers collapse onto one point)
 -- and hands its text tower to the U-Net, frozen unless `clip_frozen = false`. Every arm records how
 -- far apart the tower puts "minimal" and "high lesion load": `prompt_token_distance`, the
 -- relative distance of the two prompts' token states (what cross-attention reads), and
@@ -42,7 +43,7 @@ local p = whatif.params{
   cross_attention_levels = {1, 2}, widths = {16, 32, 64}, latent_widths = {16, 32, 64}, latent_batch = 16,
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
   vae_hard_weight = 10.0, vae_hard_fraction = 0.01, seeds = {1},
-  texts = {"scratch"}, clip_steps = 600, clip_batch = 24, clip_frozen = true,
+  texts = {"scratch"}, clip_steps = 600, clip_batch = 24, clip_lr = 3e-4, clip_frozen = true,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2, vae_steps = 2, latent_batch = 2, spaces = {"pixel", "kl-vae"},
@@ -97,7 +98,7 @@ local function text_tower(kind, seed)
     }
     local saved = ("models/clip-seed%d.h5"):format(seed)
     if not pcall(clip.load, clip, saved) then
-      clip:fit(data, {steps = p.clip_steps, batch_size = p.clip_batch, lr = p.lr, bf16 = p.bf16, ema_decay = 0,
+      clip:fit(data, {steps = p.clip_steps, batch_size = p.clip_batch, lr = p.clip_lr, bf16 = p.bf16, ema_decay = 0,
                       warmup = math.min(100, p.clip_steps), seed = seed,
                       checkpoint = ("models/clip-seed%d-checkpoint.h5"):format(seed), checkpoint_every = 100})
       clip:save(saved)
