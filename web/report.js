@@ -55,10 +55,9 @@ function resultsTable(arms, keys, metrics) {
       metrics.map((m) => {
         const v = a.metrics[m];
         if (!v) return el('td', {}, '-');
-        // Below three seeds each seed's value (a / b), as report.md; a non-finite mean has no spread
-        // to show (the PSNR of identical twins is inf).
-        const seeds = v[2] || [];
-        if (seeds.length && seeds.length < 3) return el('td', { class: 'num' }, seeds.map(fmt).join(' / '));
+        // Each seed's value (a / b) where the report sends them (below three seeds, as report.md);
+        // a non-finite mean has no spread to show (the PSNR of identical twins is inf).
+        if (v[2]) return el('td', { class: 'num' }, v[2].map(fmt).join(' / '));
         return el('td', { class: 'num' }, Number.isFinite(numeric(v[0])) ? `${fmt(v[0])} ± ${fmt(v[1])}` : fmt(v[0]));
       }),
       el('td', { class: 'num' }, String(a.seeds))));

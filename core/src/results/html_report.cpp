@@ -91,11 +91,15 @@ nlohmann::json page_data(const std::string& dir) {
                  samples = nlohmann::json::array(), failures = nlohmann::json::array();
   for (const auto& g : groups) {
     nlohmann::json metrics = nlohmann::json::object();
-    // [mean, std, [each complete seed's value, in seed order]]: the page shows the values below three seeds.
+    // [mean, std], and each complete seed's value in seed order where the table shows those.
     for (const auto& [name, stats] : g.metrics) {
-      nlohmann::json seeds = nlohmann::json::array();
-      for (double v : g.values.at(name)) seeds.push_back(number(v));
-      metrics[name] = {number(stats.first), number(stats.second), seeds};
+      metrics[name] = {number(stats.first), number(stats.second)};
+      const std::vector<double>& values = g.values.at(name);
+      if (shows_each_seed(values.size())) {
+        nlohmann::json seeds = nlohmann::json::array();
+        for (double v : values) seeds.push_back(number(v));
+        metrics[name].push_back(seeds);
+      }
     }
     std::size_t complete = 0;
     for (const auto* r : g.runs) complete += r->status == "complete";

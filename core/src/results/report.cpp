@@ -221,7 +221,7 @@ std::string write_report(const std::string& dir) {
         // A non-finite mean has no spread to show (the PSNR of identical twins is inf); below three
         // seeds the values themselves are shown.
         const std::vector<double>& seeds = g.values.at(m);
-        if (seeds.size() < 3) {
+        if (shows_each_seed(seeds.size())) {
           md << " ";
           for (std::size_t s = 0; s < seeds.size(); ++s) md << (s ? " / " : "") << number(seeds[s]);
           md << " |";

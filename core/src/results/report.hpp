@@ -21,6 +21,10 @@ struct ArmGroup {
 // Each group's runs are in seed order; `values` keeps the complete seeds' values in that order.
 std::vector<ArmGroup> group_by_arm(const std::vector<ArmResult>& arms);
 
+// Below three seeds a table shows each seed's value (a / b) instead of mean ± std: two values
+// make no spread worth the name. The one rule for report.md and the HTML page.
+inline bool shows_each_seed(std::size_t seeds) { return seeds < 3; }
+
 // Writes report.md, report.csv, curves-*.svg and samples-*.png into `dir`; returns report.md's path.
 std::string write_report(const std::string& dir);
 
