@@ -12,6 +12,9 @@
 -- `text` picks the datasets' text field: "text" (the reports) or "prompt" (the brain's level
 -- alone, e.g. "dementia"), which leaves the text tower nothing to read but the finding and so
 -- tells whether the image tower or the text tower holds a run back.
+-- `mask_weight` > 0 adds whatif.clip's auxiliary mask loss: the image tower also segments the
+-- datasets' masks (MS lesions; AD hippocampus and ventricles; chest findings), so that it learns
+-- where a finding is before it must say which report it goes with.
 local spread = require "spread"
 local chest = require "chest"
 
@@ -19,7 +22,7 @@ local p = whatif.params{
   seeds = {1}, tasks = {"ms", "ad", "chest"}, text = "text",
   subjects = 400, heldout_subjects = 16, brain_size = 32, chest_size = 32,
   steps = 1000, batch = 24, accumulate = 1, lr = 3e-4, weight_decay = 0.0, bf16 = true,
-  channels = {16, 32, 64, 128}, pooling = "mean", image_width = 128, embed_dim = 64,
+  channels = {16, 32, 64, 128}, pooling = "mean", image_width = 128, embed_dim = 64, mask_weight = 0,
   text_width = 64, text_layers = 2, text_heads = 4, vocab_size = 512, text_length = 96,
   presets = {
     smoke = {subjects = 4, heldout_subjects = 2, steps = 3, batch = 4, bf16 = false,
@@ -67,7 +70,7 @@ local results = whatif.experiment{
                                       width = p.image_width}),
       text = whatif.text("transformer", {vocab_size = p.vocab_size, max_length = p.text_length, width = p.text_width,
                                          layers = p.text_layers, heads = p.text_heads, pooling = "eos"}),
-      embed_dim = p.embed_dim, bf16 = p.bf16,
+      embed_dim = p.embed_dim, bf16 = p.bf16, mask_weight = p.mask_weight,
     }
     local fit = clip:fit(train, {steps = p.steps, batch_size = p.batch, accumulate = p.accumulate, lr = p.lr,
                                  weight_decay = p.weight_decay,
@@ -75,6 +78,7 @@ local results = whatif.experiment{
                                  checkpoint = ctx.checkpoint, checkpoint_every = 200})
     ctx:curve("loss", fit.losses)
     ctx:curve("temperature", fit.temperature)
+    if fit.mask_loss then ctx:curve("mask_loss", fit.mask_loss) end
     local n = held:size()
     local texts = held:texts(1, n)
     local images = clip:embed{images = held:images(1, n)}

@@ -40,6 +40,10 @@ std::pair<at::Tensor, at::Tensor> Schedule::alpha_sigma(const at::Tensor& t) con
   return {at::sigmoid(lambda).sqrt(), at::sigmoid(-lambda).sqrt()};
 }
 
+VisionEncoder::WithMap VisionEncoder::embed_with_map(const at::Tensor&) {
+  throw Error(who(*this) + " gives no full-resolution feature map for a mask loss; use vision/resnet");
+}
+
 at::Tensor Encoder::loss(const at::Tensor&, std::map<std::string, double>&) {
   throw Error(who(*this) + " has nothing to train");
 }

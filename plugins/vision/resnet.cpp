@@ -51,27 +51,45 @@ void ResNetImpl::check_input(const torch::Tensor& x) const {
   check_images("vision/resnet", x, config.spatial_dims, config.in_channels);
 }
 
-torch::Tensor ResNetImpl::features(const torch::Tensor& x) {
-  auto h = stem(x);
-  for (std::size_t s = 0; s < stages->size(); ++s) {
-    const auto& stage = stages[s]->as<torch::nn::ModuleList>();
-    for (std::size_t i = 0; i < stage->size(); ++i) {
-      if (auto* conv = (*stage)[i]->as<whatif::nn::ConvImpl>())
-        h = conv->forward(h);
-      else
-        h = (*stage)[i]->as<PreActBlockImpl>()->forward(h);
-    }
+namespace {
+
+// One stage: its downsampling convolution (if any), then its blocks.
+torch::Tensor run_stage(torch::nn::ModuleListImpl& stage, torch::Tensor h) {
+  for (std::size_t i = 0; i < stage.size(); ++i) {
+    if (auto* conv = stage[i]->as<whatif::nn::ConvImpl>())
+      h = conv->forward(h);
+    else
+      h = stage[i]->as<PreActBlockImpl>()->forward(h);
   }
-  return norm->silu(h);
+  return h;
 }
 
-torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
-  const auto h = features(x);
+}  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> ResNetImpl::last_and_first(const torch::Tensor& x) {
+  torch::Tensor first, h = stem(x);
+  for (std::size_t s = 0; s < stages->size(); ++s) {
+    h = run_stage(*stages[s]->as<torch::nn::ModuleList>(), h);
+    if (s == 0) first = h;
+  }
+  return {norm->silu(h), first};
+}
+
+torch::Tensor ResNetImpl::features(const torch::Tensor& x) { return last_and_first(x).first; }
+
+torch::Tensor ResNetImpl::pool(const torch::Tensor& h) {
   std::vector<std::int64_t> spatial;
   for (std::int64_t d = 2; d < h.dim(); ++d) spatial.push_back(d);
   if (config.pooling == "mean") return head(h.mean(spatial));
   if (config.pooling == "max") return head(h.amax(spatial));
   return head(torch::cat({h.mean(spatial), h.amax(spatial)}, 1));
+}
+
+torch::Tensor ResNetImpl::forward(const torch::Tensor& x) { return pool(features(x)); }
+
+std::pair<torch::Tensor, torch::Tensor> ResNetImpl::forward_with_map(const torch::Tensor& x) {
+  auto [last, first] = last_and_first(x);
+  return {pool(last), first};
 }
 
 }  // namespace whatif_vision

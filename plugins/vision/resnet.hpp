@@ -9,6 +9,7 @@
 // max terms are for small lesions (multiple-instance pooling, Ilse et al. 2018 compare the choices).
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -45,7 +46,14 @@ struct ResNetImpl : torch::nn::Module {
   void check_input(const torch::Tensor& x) const;
   torch::Tensor forward(const torch::Tensor& x);   // [B, C, *S] → [B, width]
   torch::Tensor features(const torch::Tensor& x);  // the last stage after norm and SiLU, before pooling
+  // forward(x), and the first stage's output [B, channels[0], *S] at the input's resolution.
+  std::pair<torch::Tensor, torch::Tensor> forward_with_map(const torch::Tensor& x);
   ResNetConfig config;
+ private:
+  std::pair<torch::Tensor, torch::Tensor> last_and_first(const torch::Tensor& x);  // (features, first stage)
+  torch::Tensor pool(const torch::Tensor& h);                                    // → [B, width]
+
+ public:
   whatif::nn::Conv stem{nullptr};
   torch::nn::ModuleList stages;  // per stage: [downsampling conv,] blocks
   whatif::nn::GroupNorm32 norm{nullptr};
@@ -53,6 +61,16 @@ struct ResNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(ResNet);
 
-using ResNetEncoder = Tower<ResNet>;
+// The resnet tower also hands out its first stage as a full-resolution map (whatif.clip's mask loss).
+class ResNetEncoder : public Tower<ResNet> {
+ public:
+  using Tower<ResNet>::Tower;
+  WithMap embed_with_map(const at::Tensor& x) override {
+    net()->check_input(x);
+    auto [embedding, map] = net()->forward_with_map(x);
+    return {embedding, map};
+  }
+  std::int64_t map_channels() const override { return net()->config.channels.front(); }
+};
 
 }  // namespace whatif_vision

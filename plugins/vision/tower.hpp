@@ -37,6 +37,10 @@ class Tower : public whatif::VisionEncoder {
   void train(bool on) override { net_->train(on); }
   void to(const c10::Device& device) override { net_->to(device); }
 
+ protected:
+  Net& net() { return net_; }
+  const Net& net() const { return net_; }
+
  private:
   Net net_;
 };

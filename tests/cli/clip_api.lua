@@ -22,6 +22,12 @@ if p.op == "ok" then
   local same, each = whatif.clip_score(t, t)
   assert(math.abs(same - 100) < 1e-3 and #each == 6 and math.abs(each[6] - 100) < 1e-3, "clip_score of itself")
   assert(whatif.clip_score(t, t * -1) == 0, "clip_score clamps at zero")
+  -- The auxiliary mask loss: its curve comes back with the fit, one value per step.
+  local masked = whatif.clip{image = whatif.vision("resnet", {spatial_dims = 2, channels = {8}, width = 8}),
+                             text = whatif.text("transformer", {vocab_size = 32, width = 8, layers = 1, heads = 2}),
+                             embed_dim = 4, mask_weight = 1}
+  local fit = masked:fit(data, {steps = 2, batch_size = 3, warmup = 1})
+  assert(#fit.mask_loss == 2 and fit.mask_loss[1] > 0, "mask loss curve")
   local pooled, tokens = clip:text_encoder{frozen = true}:encode{"high lesion load"}
   assert(pooled:shape()[1] == 1 and tokens:shape()[1] == 1, "text tower encode")
   whatif.info("clip api ok")

@@ -17,6 +17,15 @@ class VisionEncoder : public Component, public Trainable {
   virtual at::Tensor embed(const at::Tensor& x) = 0;
   virtual std::int64_t width() const = 0;
   virtual int spatial_dims() const = 0;
+
+  // The embedding together with a feature map at the input's resolution [B, map_channels(), *S]
+  // from the same pass, for per-voxel heads (whatif.clip's auxiliary mask loss). Towers without
+  // such a map keep map_channels() at 0, and this throws naming what to use instead.
+  struct WithMap {
+    at::Tensor embedding, map;
+  };
+  virtual WithMap embed_with_map(const at::Tensor& x);
+  virtual std::int64_t map_channels() const { return 0; }
 };
 
 }  // namespace whatif

@@ -1,5 +1,5 @@
 // The `clip` model family: whatif.clip{image =, text =, embed_dim =, temperature =,
-// max_logit_scale =, bf16 =}.
+// max_logit_scale =, bf16 =, mask_weight =}.
 #include "clip/clip_model.hpp"
 #include "whatif/model_family.hpp"
 

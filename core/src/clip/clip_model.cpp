@@ -23,8 +23,9 @@ constexpr std::int64_t kEmbedBatch = 16;
 
 }  // namespace
 
-// The projections into the joint space, the temperature, and the image intensity standardisation
-// fitted on the training images (a buffer: checkpoints keep it).
+// The projections into the joint space, the temperature, the image intensity standardisation
+// fitted on the training images (a buffer: checkpoints keep it), and, with a mask loss, the mask
+// head and its class weights.
 class ClipModel::Heads : public Trainable {
  public:
   Heads(std::int64_t image_width, std::int64_t text_width, const ClipConfig& c) {
@@ -38,19 +39,43 @@ class ClipModel::Heads : public Trainable {
     max_log_scale = std::log(c.max_logit_scale);
   }
   NamedTensors named_parameters() override {
-    return {{"image_projection", image_projection}, {"text_projection", text_projection},
-            {"logit_scale", logit_scale}};
+    NamedTensors out{{"image_projection", image_projection}, {"text_projection", text_projection},
+                     {"logit_scale", logit_scale}};
+    if (has_mask_head()) out.insert(out.end(), {{"mask_projection", mask_projection}, {"mask_bias", mask_bias}});
+    return out;
   }
-  NamedTensors named_buffers() override { return {{"image_mean", image_mean}, {"image_std", image_std}}; }
+  NamedTensors named_buffers() override {
+    NamedTensors out{{"image_mean", image_mean}, {"image_std", image_std}};
+    if (has_mask_head()) out.emplace_back("mask_class_weights", mask_class_weights);
+    return out;
+  }
   void train(bool) override {}
   void to(const c10::Device& device) override {
     at::NoGradGuard no_grad;
-    for (auto* t : {&image_projection, &text_projection, &logit_scale, &image_mean, &image_std})
-      t->set_data(t->to(device));
+    for (auto* t : {&image_projection, &text_projection, &logit_scale, &image_mean, &image_std, &mask_projection,
+                    &mask_bias, &mask_class_weights})
+      if (t->defined()) t->set_data(t->to(device));
   }
   at::Tensor scale(const at::Tensor& log_scale) const { return log_scale.clamp_max(max_log_scale).exp(); }
 
+  bool has_mask_head() const { return mask_projection.defined(); }
+  std::int64_t mask_classes() const { return has_mask_head() ? mask_projection.size(0) : 0; }
+  // A 1×1 head from `channels` map features to `classes` labels (zero-initialised: it starts at
+  // the uniform prediction).
+  void make_mask_head(std::int64_t classes, std::int64_t channels) {
+    mask_projection = at::zeros({classes, channels}).requires_grad_(true);
+    mask_bias = at::zeros({classes}).requires_grad_(true);
+    mask_class_weights = at::ones({classes});
+  }
+  // map [B, C, *S] → logits [B, K, *S]: per-example, per-channel normalisation, SiLU, 1×1 map.
+  at::Tensor mask_logits(const at::Tensor& map) const {
+    AutocastGuard fp32(false);  // GroupNorm under CPU autocast wants fp32
+    const at::Tensor h = at::silu(at::group_norm(map.to(at::kFloat), map.size(1)));
+    return (at::matmul(h.movedim(1, -1), mask_projection.t()) + mask_bias).movedim(-1, 1);
+  }
+
   at::Tensor image_projection, text_projection, logit_scale, image_mean, image_std;
+  at::Tensor mask_projection, mask_bias, mask_class_weights;  // undefined without a mask loss
   double max_log_scale = 0;
 };
 
@@ -60,7 +85,10 @@ const Fields<ClipConfig>& ClipConfig::fields() {
       .add("embed_dim", &C::embed_dim, "width of the joint image–text space")
       .add("temperature", &C::temperature, "initial softmax temperature τ (learned from there)")
       .add("max_logit_scale", &C::max_logit_scale, "1/τ is clamped at this")
-      .add("bf16", &C::bf16, "embed under bf16 autocast");
+      .add("bf16", &C::bf16, "embed under bf16 autocast")
+      .add("mask_weight", &C::mask_weight,
+           "weight of an auxiliary per-voxel loss on the dataset's masks, read from the image tower's "
+           "full-resolution map (0: off)");
   return fields;
 }
 
@@ -69,6 +97,7 @@ void ClipConfig::check() const {
   if (!(temperature > 0 && temperature < 10)) throw Error("option 'temperature' must be in (0, 10)");
   if (!(max_logit_scale >= 1 / temperature))
     throw Error("option 'max_logit_scale' must be ≥ 1 / temperature (" + std::to_string(1 / temperature) + ")");
+  if (!(mask_weight >= 0) || !std::isfinite(mask_weight)) throw Error("option 'mask_weight' must be a number ≥ 0");
 }
 
 at::Tensor clip_loss(const at::Tensor& images, const at::Tensor& texts, const at::Tensor& scale,
@@ -87,6 +116,18 @@ at::Tensor clip_loss(const at::Tensor& images, const at::Tensor& texts, const at
     (*logs)["temperature"] = 1.0 / scale.item<double>();
   }
   return (image_to_text + text_to_image) / 2;
+}
+
+at::Tensor mask_loss(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& weights) {
+  AutocastGuard fp32(false);
+  return at::cross_entropy_loss(logits.to(at::kFloat), labels, weights);  // 'mean' divides by Σ weights[label]
+}
+
+at::Tensor balanced_class_weights(const at::Tensor& counts) {
+  const at::Tensor c = counts.to(at::kDouble);
+  const at::Tensor present = c > 0;
+  const double labels = present.sum().item<double>();
+  return at::where(present, c.sum() / (labels * c.clamp_min(1)), at::zeros_like(c)).to(at::kFloat);
 }
 
 ClipModel::ClipModel(ClipParts parts, ClipConfig config) : parts_(std::move(parts)), config_(config) {
@@ -116,6 +157,12 @@ at::Tensor ClipModel::image_features(const at::Tensor& x) {
   return at::matmul(parts_.image->embed(standard), heads_->image_projection.t());
 }
 
+std::pair<at::Tensor, at::Tensor> ClipModel::image_features_and_masks(const at::Tensor& x) {
+  const at::Tensor standard = (x - heads_->image_mean) / heads_->image_std;
+  const auto [embedding, map] = parts_.image->embed_with_map(standard);
+  return {at::matmul(embedding, heads_->image_projection.t()), heads_->mask_logits(map)};
+}
+
 at::Tensor ClipModel::text_features(const std::vector<std::string>& texts) {
   return at::matmul(parts_.text->encode(texts).pooled, heads_->text_projection.t());
 }
@@ -134,6 +181,11 @@ FitResult ClipModel::fit(const Dataset& data, const FitRequest& request) {
   std::vector<std::string> texts;
   std::map<std::string, std::int64_t> group_of_text;
   std::vector<std::int64_t> groups;
+  const bool masked = config_.mask_weight > 0;
+  if (masked && parts_.image->map_channels() < 1)
+    throw Error("clip fit: option 'mask_weight' needs an image tower with a full-resolution map (vision/resnet); "
+                "set mask_weight = 0 for this tower");
+  std::vector<at::Tensor> masks;  // per example [*S] uint8, with a mask loss
   for (std::int64_t i = 0; i < n; ++i) {
     Example e = data.get(i);
     if (e.text.empty())
@@ -144,6 +196,12 @@ FitResult ClipModel::fit(const Dataset& data, const FitRequest& request) {
                   "D; the vision tower takes " + std::to_string(parts_.image->spatial_dims()) + "D images");
     if (!images.empty() && e.image.sizes() != images.front().sizes())
       throw Error("clip fit: example " + std::to_string(i) + " has another size than example 0; give same-sized images");
+    if (masked) {
+      if (!e.mask.defined() || e.mask.sizes().slice(1) != e.image.sizes().slice(1))
+        throw Error("clip fit: example " + std::to_string(i) + " has no mask of the image's size; option "
+                    "'mask_weight' needs a dataset with masks (synthetic-brain, synthetic-chest), or set it to 0");
+      masks.push_back(e.mask[0].to(at::kByte));
+    }
     groups.push_back(group_of_text.emplace(e.text, static_cast<std::int64_t>(group_of_text.size())).first->second);
     images.push_back(e.image.to(at::kFloat));
     texts.push_back(std::move(e.text));
@@ -155,6 +213,26 @@ FitResult ClipModel::fit(const Dataset& data, const FitRequest& request) {
     const at::Tensor all = at::stack(images);
     heads_->image_mean.fill_(all.mean().item<double>());
     heads_->image_std.fill_(std::max(all.std().item<double>(), 1e-6));
+  }
+  if (masked) {
+    // One label per mask value; each label present gets an equal share of the loss, so a lesion
+    // of a few voxels is not outvoted by the background.
+    at::Tensor counts = at::zeros({1}, at::kLong);
+    for (const auto& m : masks) {
+      const at::Tensor c = at::bincount(m.flatten().to(at::kLong));
+      if (c.size(0) > counts.size(0)) counts = at::cat({counts, at::zeros({c.size(0) - counts.size(0)}, at::kLong)});
+      counts.narrow(0, 0, c.size(0)).add_(c);
+    }
+    if (counts.size(0) < 2)
+      throw Error("clip fit: every mask is empty (all 0); option 'mask_weight' needs masks that mark something");
+    if (heads_->mask_classes() != counts.size(0)) {
+      if (heads_->has_mask_head())
+        throw Error("clip fit: the masks have " + std::to_string(counts.size(0)) + " labels, the loaded mask head " +
+                    std::to_string(heads_->mask_classes()));
+      heads_->make_mask_head(counts.size(0), parts_.image->map_channels());
+    }
+    at::NoGradGuard no_grad;
+    heads_->mask_class_weights.copy_(balanced_class_weights(counts));
   }
   if (!parts_.text->frozen()) parts_.text->fit_tokenizer(texts, request.tokenizer_dir);
 
@@ -170,13 +248,26 @@ FitResult ClipModel::fit(const Dataset& data, const FitRequest& request) {
     std::vector<at::Tensor> x;
     std::vector<std::string> t;
     std::vector<std::int64_t> g;
+    std::vector<at::Tensor> y;
     for (const std::int64_t index : sampler.indices(step, micro)) {
       const auto i = static_cast<std::size_t>(index);
       x.push_back(images[i]);
       t.push_back(texts[i]);
       g.push_back(groups[i]);
+      if (masked) y.push_back(masks[i]);
     }
-    return std::make_tuple(at::stack(x), t, at::tensor(g, at::kLong));
+    return std::make_tuple(at::stack(x), t, at::tensor(g, at::kLong),
+                           masked ? at::stack(y).to(at::kLong) : at::Tensor());
+  };
+  // The image features with gradients, plus mask_weight × the mask loss of the same pass (0
+  // without one), recorded per step.
+  std::map<std::int64_t, double> mask_losses;
+  const auto image_pass = [&](std::int64_t step, const at::Tensor& x, const at::Tensor& y) {
+    if (!masked) return std::make_pair(image_features(x), at::zeros({}));
+    auto [features, logits] = image_features_and_masks(x);
+    const at::Tensor m = mask_loss(logits, y, heads_->mask_class_weights);
+    mask_losses[step] += m.item<double>() / static_cast<double>(accumulate);
+    return std::make_pair(features, config_.mask_weight * m);
   };
   // The gradient cache of the step being taken (see the header).
   struct {
@@ -188,8 +279,9 @@ FitResult ClipModel::fit(const Dataset& data, const FitRequest& request) {
   auto loss = [&](std::int64_t step, std::int64_t micro, at::Generator&, std::map<std::string, double>& logs) {
     temperatures[step] = 1.0 / heads_->scale(heads_->logit_scale).item<double>();
     if (accumulate == 1) {
-      auto [x, t, g] = batch(step, micro);
-      return clip_loss(image_features(x), text_features(t), heads_->scale(heads_->logit_scale), g, &logs);
+      auto [x, t, g, y] = batch(step, micro);
+      auto [features, masks_term] = image_pass(step, x, y);
+      return clip_loss(features, text_features(t), heads_->scale(heads_->logit_scale), g, &logs) + masks_term;
     }
     if (cache.step != step) {
       std::vector<at::Tensor> image_parts, text_parts, group_parts;
@@ -197,7 +289,7 @@ FitResult ClipModel::fit(const Dataset& data, const FitRequest& request) {
         at::NoGradGuard no_grad;
         for (std::int64_t m = 0; m < accumulate; ++m) {
           at::manual_seed(Trainer::step_seed(train.seed, step, m));  // the randomness of m's own pass
-          auto [x, t, g] = batch(step, m);
+          auto [x, t, g, y] = batch(step, m);
           image_parts.push_back(image_features(x).to(at::kFloat));
           text_parts.push_back(text_features(t).to(at::kFloat));
           group_parts.push_back(g);
@@ -220,18 +312,21 @@ FitResult ClipModel::fit(const Dataset& data, const FitRequest& request) {
       }
       at::manual_seed(Trainer::step_seed(train.seed, step, micro));
     }
-    auto [x, t, g] = batch(step, micro);
+    auto [x, t, g, y] = batch(step, micro);
     const auto m = static_cast<std::size_t>(micro);
-    at::Tensor surrogate = (image_features(x).to(at::kFloat) * cache.image_grads[m]).sum() +
+    auto [features, masks_term] = image_pass(step, x, y);
+    at::Tensor surrogate = (features.to(at::kFloat) * cache.image_grads[m]).sum() +
                            (text_features(t).to(at::kFloat) * cache.text_grads[m]).sum();
     if (micro == 0) surrogate = surrogate + heads_->logit_scale * cache.scale_grad;
     // The trainer divides by `accumulate` and sums the micro-batches: the value is the full
-    // batch's loss, the gradient that of the cached embeddings'.
-    return cache.value + static_cast<double>(accumulate) * (surrogate - surrogate.detach());
+    // batch's loss, the gradient that of the cached embeddings'. The mask loss is per example,
+    // so each micro-batch adds its own.
+    return cache.value + static_cast<double>(accumulate) * (surrogate - surrogate.detach()) + masks_term;
   };
   FitResult result;
   result.train = trainer.fit(loss);
   for (const auto& [step, t] : temperatures) result.logs["temperature"].push_back(t);
+  for (const auto& [step, m] : mask_losses) result.logs["mask_loss"].push_back(m);
   trainer.use_ema(true);  // embed with the averaged weights
   return result;
 }
@@ -264,6 +359,23 @@ at::Tensor ClipModel::embed_texts(const std::vector<std::string>& texts) {
   }
   const at::Tensor e = at::cat(out);
   return e / e.norm(2, 1, true).clamp_min(1e-12);
+}
+
+at::Tensor ClipModel::segment(const at::Tensor& x) {
+  if (!heads_->has_mask_head())
+    throw Error("clip segment: this model has no mask head; fit it with mask_weight > 0 on a dataset with masks");
+  if (x.dim() != parts_.image->spatial_dims() + 2)
+    throw Error("clip segment: images must be [N, C, " + std::string(parts_.image->spatial_dims() == 3 ? "D, " : "") +
+                "H, W], got " + std::to_string(x.dim()) + " dimensions");
+  at::NoGradGuard no_grad;
+  eval_mode();
+  std::vector<at::Tensor> out;
+  for (std::int64_t s = 0; s < x.size(0); s += kEmbedBatch) {
+    AutocastGuard autocast(config_.bf16);
+    out.push_back(image_features_and_masks(x.narrow(0, s, std::min(kEmbedBatch, x.size(0) - s)).to(at::kFloat))
+                      .second.argmax(1));
+  }
+  return at::cat(out);
 }
 
 std::shared_ptr<TextEncoder> ClipModel::text_encoder(bool frozen) { return clip_text_tower(parts_.text, frozen); }
@@ -300,12 +412,21 @@ void ClipModel::load(const std::string& path) {
   const Checkpoint c = read_checkpoint(path);
   if (!c.strings.count("format") || c.strings.at("format") != kFormat)
     throw Error(path + ": not a whatif clip model (save one with clip:save)");
-  NamedTensors params, buffers;
-  state(params, buffers);
   const auto group = [&](const std::string& g) {
     const auto it = c.groups.find(g);
     return it == c.groups.end() ? NamedTensors{} : it->second;
   };
+  // A model saved with a mask head: make the head of its shape before restoring it.
+  for (const auto& [name, tensor] : group("params"))
+    if (name == "heads.mask_projection" && heads_->mask_classes() != (tensor.dim() == 2 ? tensor.size(0) : -1)) {
+      if (tensor.dim() != 2 || tensor.size(1) != parts_.image->map_channels())
+        throw Error(path + ": its mask head reads " + (tensor.dim() == 2 ? std::to_string(tensor.size(1)) : "?") +
+                    " map channels, but this image tower gives " + std::to_string(parts_.image->map_channels()) +
+                    "; build the towers the model was saved with");
+      heads_->make_mask_head(tensor.size(0), tensor.size(1));
+    }
+  NamedTensors params, buffers;
+  state(params, buffers);
   restore_tensors(group("params"), params, false, path);
   restore_tensors(group("buffers"), buffers, true, path);
   if (c.strings.count("data")) data_json_ = c.strings.at("data");

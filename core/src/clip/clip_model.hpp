@@ -14,9 +14,14 @@
 // embedding, and each micro-batch is then run again with gradients and backpropagates its cached
 // embedding gradient (Gao et al. 2021, "gradient cache"). The weights get exactly the gradient of
 // the full-batch loss, for the memory of one micro-batch and one more forward pass per example.
+//
+// Auxiliary mask loss: with mask_weight > 0 the image tower's full-resolution map also predicts
+// the dataset's masks per voxel (class-balanced cross-entropy through a 1×1 head), so that a
+// finding of a few voxels that contrast alone does not find (MS lesions) is learnt from where it is.
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "whatif/dataset.hpp"
@@ -37,6 +42,7 @@ struct ClipConfig {
   double temperature = 0.07;        // initial τ
   double max_logit_scale = 100.0;   // 1/τ never exceeds this
   bool bf16 = false;                // embed under bf16 autocast
+  double mask_weight = 0;           // weight of the auxiliary per-voxel mask loss (0: off)
 
   static const Fields<ClipConfig>& fields();
   void check() const;
@@ -47,6 +53,14 @@ struct ClipConfig {
 // in-batch image→text top-1 accuracy when `logs` is given.
 at::Tensor clip_loss(const at::Tensor& images, const at::Tensor& texts, const at::Tensor& scale,
                      const at::Tensor& groups, std::map<std::string, double>* logs = nullptr);
+
+// Class-balanced cross-entropy of per-voxel logits [B, K, *S] against labels [B, *S] (int64):
+// each voxel weighs weights[label], and the sum is divided by the sum of those weights.
+at::Tensor mask_loss(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& weights);
+
+// Weights that give each label present in `counts` (voxels per label) an equal share of the loss:
+// total / (present labels · count), 0 for absent labels.
+at::Tensor balanced_class_weights(const at::Tensor& counts);
 
 class ClipModel : public Model, public JointEmbedding {
  public:
@@ -64,12 +78,17 @@ class ClipModel : public Model, public JointEmbedding {
   at::Tensor embed_texts(const std::vector<std::string>& texts) override;
   std::shared_ptr<TextEncoder> text_encoder(bool frozen) override;
   double temperature() const;
+  // Per-voxel labels [N, *S] (int64) predicted by the mask head; throws unless the model was
+  // fitted with mask_weight > 0.
+  at::Tensor segment(const at::Tensor& x);
 
  private:
   class Heads;
   // Projected, unnormalised embeddings (grad mode as the caller's).
   at::Tensor image_features(const at::Tensor& x);
   at::Tensor text_features(const std::vector<std::string>& texts);
+  // image_features(x) and the mask head's logits [B, K, *S] from the same pass.
+  std::pair<at::Tensor, at::Tensor> image_features_and_masks(const at::Tensor& x);
   void eval_mode();
   // Every tensor a checkpoint keeps, named "image.*", "text.*", "heads.*".
   void state(NamedTensors& params, NamedTensors& buffers) const;

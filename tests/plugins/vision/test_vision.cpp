@@ -70,6 +70,34 @@ CATCH_TEST_CASE("resnet pooling: mean, max and both read the last stage's map", 
                           Catch::Contains("'pooling' must be mean, max or mean-max"));
 }
 
+CATCH_TEST_CASE("the resnet tower's map is its first stage at the input's resolution", "[vision]") {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(4);
+  const torch::Tensor x = torch::randn({2, 1, 8, 8, 8});
+  whatif_vision::ResNetConfig c;
+  c.channels = {8, 16};
+  c.groups = 4;
+  c.width = 6;
+  whatif_vision::ResNet net(c);
+  const auto [embedding, map] = net->forward_with_map(x);
+  CATCH_CHECK(torch::equal(embedding, net->forward(x)));  // the same pass as forward
+  // By hand: the stem, then stage 0's one block (stage 0 does not downsample).
+  const auto& stage0 = net->stages[0]->as<torch::nn::ModuleList>();
+  const torch::Tensor expected = (*stage0)[0]->as<whatif_vision::PreActBlockImpl>()->forward(net->stem(x));
+  CATCH_CHECK(map.sizes() == std::vector<std::int64_t>{2, 8, 8, 8, 8});
+  CATCH_CHECK(torch::allclose(map, expected, 1e-5, 1e-6));
+  // Through the registry: the tower hands both out.
+  const auto tower = make<whatif::VisionEncoder>("vision", "resnet", {"channels=8,16", "groups=4", "width=6"});
+  const auto out = tower->embed_with_map(x);
+  CATCH_CHECK(tower->map_channels() == 8);
+  CATCH_CHECK(out.map.sizes() == map.sizes());
+  CATCH_CHECK(torch::equal(out.embedding, tower->embed(x)));
+  const auto vit = make<whatif::VisionEncoder>("vision", "vit", {"patch=4", "hidden=24", "heads=2", "layers=1", "width=7"});
+  CATCH_CHECK(vit->map_channels() == 0);
+  CATCH_CHECK_THROWS_WITH(vit->embed_with_map(torch::randn({1, 1, 8, 8, 8})),
+                          Catch::Contains("vision/vit gives no full-resolution feature map"));
+}
+
 CATCH_TEST_CASE("ViT positions are sin/cos of each axis's coordinate", "[vision]") {
   // A 3 × 5 grid, hidden 10: 2 pairs per axis (8 columns), the last 2 columns zero.
   const torch::Tensor p = whatif_vision::grid_positions({3, 5}, 10);
