@@ -27,7 +27,7 @@ local p = whatif.params{
   presets = {
     smoke = {subjects = 4, heldout_subjects = 2, steps = 3, batch = 4, bf16 = false,
              channels = {8, 16}, image_width = 16, embed_dim = 8, text_width = 16, text_layers = 1,
-             text_heads = 2, vocab_size = 128},
+             text_heads = 2, vocab_size = 128, mask_weight = 1},
     small = {},
     paper = {subjects = 400, heldout_subjects = 100, brain_size = 64, chest_size = 64, steps = 50000,
              batch = 64, accumulate = 4, channels = {32, 64, 128, 256}, image_width = 512, embed_dim = 256,

@@ -23,8 +23,8 @@
 -- `texts` swaps the text tower: "scratch" trains a text transformer jointly with the U-Net;
 -- "clip" first pretrains a dual encoder on the same scans and prompts (whatif.clip: a 3D resnet
 -- and a text transformer with EOS pooling, `clip_steps` steps at `clip_lr`, models/clip-seedN.h5,
--- docs/clip.md; at the U-Net's 1e-3 both towers collapse onto one point; `clip_mask_weight` > 0
--- adds its auxiliary loss on the lesion masks, without which its image tower reads no lesion load)
+-- docs/clip.md; at the U-Net's 1e-3 both towers collapse onto one point; `clip_mask_weight` (1)
+-- weighs its auxiliary loss on the lesion masks, without which its image tower reads no lesion load)
 -- and hands its text tower to the U-Net, frozen unless `clip_frozen = false`. Every arm records how
 -- far apart the tower puts "minimal" and "high lesion load": `prompt_token_distance`, the
 -- relative distance of the two prompts' token states (what cross-attention reads), and
@@ -45,7 +45,7 @@ local p = whatif.params{
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
   vae_hard_weight = 10.0, vae_hard_fraction = 0.01, seeds = {1},
   texts = {"scratch"}, clip_steps = 600, clip_batch = 24, clip_lr = 3e-4, clip_frozen = true,
-  clip_mask_weight = 0,
+  clip_mask_weight = 1.0,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2, vae_steps = 2, latent_batch = 2, spaces = {"pixel", "kl-vae"},
