@@ -1,6 +1,7 @@
 #include "clip/clip_model.hpp"
 
 #include <cmath>
+#include <functional>
 #include <tuple>
 
 #include <ATen/ATen.h>
@@ -331,18 +332,25 @@ FitResult ClipModel::fit(const Dataset& data, const FitRequest& request) {
   return result;
 }
 
-at::Tensor ClipModel::embed_images(const at::Tensor& x) {
+at::Tensor ClipModel::over_images(const std::string& who, const at::Tensor& x,
+                                  const std::function<at::Tensor(const at::Tensor&)>& run) {
   if (x.dim() != parts_.image->spatial_dims() + 2)
-    throw Error("clip embed: images must be [N, C, " + std::string(parts_.image->spatial_dims() == 3 ? "D, " : "") +
+    throw Error(who + ": images must be [N, C, " + std::string(parts_.image->spatial_dims() == 3 ? "D, " : "") +
                 "H, W], got " + std::to_string(x.dim()) + " dimensions");
   at::NoGradGuard no_grad;
   eval_mode();
   std::vector<at::Tensor> out;
   for (std::int64_t s = 0; s < x.size(0); s += kEmbedBatch) {
     AutocastGuard autocast(config_.bf16);
-    out.push_back(image_features(x.narrow(0, s, std::min(kEmbedBatch, x.size(0) - s)).to(at::kFloat)).to(at::kFloat));
+    out.push_back(run(x.narrow(0, s, std::min(kEmbedBatch, x.size(0) - s)).to(at::kFloat)));
   }
-  const at::Tensor e = at::cat(out);
+  return at::cat(out);
+}
+
+at::Tensor ClipModel::embed_images(const at::Tensor& x) {
+  const at::Tensor e = over_images("clip embed", x, [&](const at::Tensor& chunk) {
+    return image_features(chunk).to(at::kFloat);
+  });
   return e / e.norm(2, 1, true).clamp_min(1e-12);
 }
 
@@ -364,18 +372,9 @@ at::Tensor ClipModel::embed_texts(const std::vector<std::string>& texts) {
 at::Tensor ClipModel::segment(const at::Tensor& x) {
   if (!heads_->has_mask_head())
     throw Error("clip segment: this model has no mask head; fit it with mask_weight > 0 on a dataset with masks");
-  if (x.dim() != parts_.image->spatial_dims() + 2)
-    throw Error("clip segment: images must be [N, C, " + std::string(parts_.image->spatial_dims() == 3 ? "D, " : "") +
-                "H, W], got " + std::to_string(x.dim()) + " dimensions");
-  at::NoGradGuard no_grad;
-  eval_mode();
-  std::vector<at::Tensor> out;
-  for (std::int64_t s = 0; s < x.size(0); s += kEmbedBatch) {
-    AutocastGuard autocast(config_.bf16);
-    out.push_back(image_features_and_masks(x.narrow(0, s, std::min(kEmbedBatch, x.size(0) - s)).to(at::kFloat))
-                      .second.argmax(1));
-  }
-  return at::cat(out);
+  return over_images("clip segment", x, [&](const at::Tensor& chunk) {
+    return image_features_and_masks(chunk).second.argmax(1);
+  });
 }
 
 std::shared_ptr<TextEncoder> ClipModel::text_encoder(bool frozen) { return clip_text_tower(parts_.text, frozen); }

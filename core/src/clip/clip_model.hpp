@@ -18,6 +18,7 @@
 // Auxiliary mask loss: with mask_weight > 0 the image tower's full-resolution map also predicts
 // the dataset's masks per voxel (class-balanced cross-entropy through a 1×1 head), so that a
 // finding of a few voxels that contrast alone does not find (MS lesions) is learnt from where it is.
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -90,6 +91,10 @@ class ClipModel : public Model, public JointEmbedding {
   // image_features(x) and the mask head's logits [B, K, *S] from the same pass.
   std::pair<at::Tensor, at::Tensor> image_features_and_masks(const at::Tensor& x);
   void eval_mode();
+  // `run` on x in chunks of a few images, in evaluation mode without gradients, concatenated;
+  // `who` names the caller in the error for a wrongly shaped x.
+  at::Tensor over_images(const std::string& who, const at::Tensor& x,
+                         const std::function<at::Tensor(const at::Tensor&)>& run);
   // Every tensor a checkpoint keeps, named "image.*", "text.*", "heads.*".
   void state(NamedTensors& params, NamedTensors& buffers) const;
 
