@@ -12,7 +12,7 @@
 -- `text` picks the datasets' text field: "text" (the reports) or "prompt" (the brain's level
 -- alone, e.g. "dementia"), which leaves the text tower nothing to read but the finding and so
 -- tells whether the image tower or the text tower holds a run back.
--- `mask_weight` > 0 adds whatif.clip's auxiliary mask loss: the image tower also segments the
+-- `mask_weight` (1; 0 turns it off) weighs whatif.clip's auxiliary mask loss: the image tower also segments the
 -- datasets' masks (MS lesions; AD hippocampus and ventricles; chest findings), so that it learns
 -- where a finding is before it must say which report it goes with.
 local spread = require "spread"
@@ -22,12 +22,12 @@ local p = whatif.params{
   seeds = {1}, tasks = {"ms", "ad", "chest"}, text = "text",
   subjects = 400, heldout_subjects = 16, brain_size = 32, chest_size = 32,
   steps = 1000, batch = 24, accumulate = 1, lr = 3e-4, weight_decay = 0.0, bf16 = true,
-  channels = {16, 32, 64, 128}, pooling = "mean", image_width = 128, embed_dim = 64, mask_weight = 0,
+  channels = {16, 32, 64, 128}, pooling = "mean", image_width = 128, embed_dim = 64, mask_weight = 1.0,
   text_width = 64, text_layers = 2, text_heads = 4, vocab_size = 512, text_length = 96,
   presets = {
     smoke = {subjects = 4, heldout_subjects = 2, steps = 3, batch = 4, bf16 = false,
              channels = {8, 16}, image_width = 16, embed_dim = 8, text_width = 16, text_layers = 1,
-             text_heads = 2, vocab_size = 128, mask_weight = 1},
+             text_heads = 2, vocab_size = 128},
     small = {},
     paper = {subjects = 400, heldout_subjects = 100, brain_size = 64, chest_size = 64, steps = 50000,
              batch = 64, accumulate = 4, channels = {32, 64, 128, 256}, image_width = 512, embed_dim = 256,
