@@ -58,6 +58,7 @@ class ClipModel::Heads : public Trainable {
       if (t->defined()) t->set_data(t->to(device));
   }
   at::Tensor scale(const at::Tensor& log_scale) const { return log_scale.clamp_max(max_log_scale).exp(); }
+  at::Tensor standardise(const at::Tensor& x) const { return (x - image_mean) / image_std; }
 
   bool has_mask_head() const { return mask_projection.defined(); }
   std::int64_t mask_classes() const { return has_mask_head() ? mask_projection.size(0) : 0; }
@@ -154,13 +155,11 @@ double ClipModel::temperature() const {
 }
 
 at::Tensor ClipModel::image_features(const at::Tensor& x) {
-  const at::Tensor standard = (x - heads_->image_mean) / heads_->image_std;
-  return at::matmul(parts_.image->embed(standard), heads_->image_projection.t());
+  return at::matmul(parts_.image->embed(heads_->standardise(x)), heads_->image_projection.t());
 }
 
 std::pair<at::Tensor, at::Tensor> ClipModel::image_features_and_masks(const at::Tensor& x) {
-  const at::Tensor standard = (x - heads_->image_mean) / heads_->image_std;
-  const auto [embedding, map] = parts_.image->embed_with_map(standard);
+  const auto [embedding, map] = parts_.image->embed_with_map(heads_->standardise(x));
   return {at::matmul(embedding, heads_->image_projection.t()), heads_->mask_logits(map)};
 }
 
