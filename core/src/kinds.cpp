@@ -29,40 +29,34 @@ Generator::~Generator() = default;
 Dataset::~Dataset() = default;
 Metric::~Metric() = default;
 
-namespace {
-std::string who(const Component& c) {
-  return c.identity().kind + "/" + c.identity().name;
-}
-}  // namespace
-
 std::pair<at::Tensor, at::Tensor> Schedule::alpha_sigma(const at::Tensor& t) const {
   const at::Tensor lambda = logsnr(t);
   return {at::sigmoid(lambda).sqrt(), at::sigmoid(-lambda).sqrt()};
 }
 
 VisionEncoder::WithMap VisionEncoder::embed_with_map(const at::Tensor&) {
-  throw Error(who(*this) + " gives no full-resolution feature map for a mask loss; use vision/resnet");
+  throw Error(identity().label() + " gives no full-resolution feature map for a mask loss; use vision/resnet");
 }
 
 at::Tensor Encoder::loss(const at::Tensor&, std::map<std::string, double>&) {
-  throw Error(who(*this) + " has nothing to train");
+  throw Error(identity().label() + " has nothing to train");
 }
 
 at::Tensor Encoder::tokenize(const at::Tensor&) {
-  throw Error(who(*this) + " is not a discrete encoder (use vq-vae for tokens)");
+  throw Error(identity().label() + " is not a discrete encoder (use vq-vae for tokens)");
 }
 
 at::Tensor Encoder::detokenize(const at::Tensor&) {
-  throw Error(who(*this) + " is not a discrete encoder (use vq-vae for tokens)");
+  throw Error(identity().label() + " is not a discrete encoder (use vq-vae for tokens)");
 }
 
 std::string TextEncoder::detokenize(const std::vector<std::int64_t>&) const {
-  throw Error(who(*this) + " cannot turn token ids back into text");
+  throw Error(identity().label() + " cannot turn token ids back into text");
 }
 
 at::Tensor Sampler::invert(const DenoiseFn&, const Schedule&, at::Tensor,
                            const SampleOptions&) const {
-  throw Error(who(*this) + " cannot invert (use a deterministic sampler such as ddim)");
+  throw Error(identity().label() + " cannot invert (use a deterministic sampler such as ddim)");
 }
 
 std::int64_t CondInput::batch_size() const {

@@ -13,12 +13,6 @@ bool has(const std::vector<std::int64_t>& levels, std::int64_t level) {
   return std::find(levels.begin(), levels.end(), level) != levels.end();
 }
 
-whatif::NamedTensors named(const torch::OrderedDict<std::string, torch::Tensor>& dict) {
-  whatif::NamedTensors out;
-  for (const auto& item : dict) out.emplace_back(item.key(), item.value());
-  return out;
-}
-
 }  // namespace
 
 UNetConfig UNetConfig::from(const whatif::Options& o) {
@@ -270,7 +264,7 @@ void UNetDenoiser::warn_about_attention(const at::Tensor& x_t) {
   }
 }
 
-whatif::NamedTensors UNetDenoiser::named_parameters() { return named(net_->named_parameters()); }
-whatif::NamedTensors UNetDenoiser::named_buffers() { return named(net_->named_buffers()); }
+whatif::NamedTensors UNetDenoiser::named_parameters() { return whatif::nn::named_tensors(net_->named_parameters()); }
+whatif::NamedTensors UNetDenoiser::named_buffers() { return whatif::nn::named_tensors(net_->named_buffers()); }
 
 }  // namespace whatif_denoisers

@@ -11,18 +11,6 @@ namespace {
 
 using whatif::OptionType;
 
-std::int64_t log2_exact(std::int64_t n) {
-  std::int64_t k = 0;
-  while ((std::int64_t{1} << k) < n) ++k;
-  return (std::int64_t{1} << k) == n ? k : -1;
-}
-
-whatif::NamedTensors named(const torch::OrderedDict<std::string, torch::Tensor>& dict) {
-  whatif::NamedTensors out;
-  for (const auto& item : dict) out.emplace_back(item.key(), item.value());
-  return out;
-}
-
 
 }  // namespace
 
@@ -226,7 +214,7 @@ double KLVAEEncoder::estimate_scale(const at::Tensor& x) {
   return 1.0 / sd;
 }
 
-whatif::NamedTensors KLVAEEncoder::named_parameters() { return named(net_->named_parameters(true)); }
-whatif::NamedTensors KLVAEEncoder::named_buffers() { return named(net_->named_buffers(true)); }
+whatif::NamedTensors KLVAEEncoder::named_parameters() { return whatif::nn::named_tensors(net_->named_parameters(true)); }
+whatif::NamedTensors KLVAEEncoder::named_buffers() { return whatif::nn::named_tensors(net_->named_buffers(true)); }
 
 }  // namespace whatif_encoders

@@ -5,6 +5,12 @@
 
 namespace whatif_encoders {
 
+std::int64_t log2_exact(std::int64_t n) {
+  std::int64_t k = 0;
+  while ((std::int64_t{1} << k) < n) ++k;
+  return (std::int64_t{1} << k) == n ? k : -1;
+}
+
 VaeResBlockImpl::VaeResBlockImpl(int dims, std::int64_t in, std::int64_t out, std::int64_t groups) {
   norm1 = register_module("norm1", vae_norm(groups, in));
   conv1 = register_module("conv1", vae_conv(dims, in, out, 3, 1, 1));

@@ -11,6 +11,9 @@
 
 namespace whatif_encoders {
 
+// k with 2^k == n, or -1 when n is not a power of two (the autoencoders' downsampling factors).
+std::int64_t log2_exact(std::int64_t n);
+
 inline whatif::nn::Conv vae_conv(int dims, std::int64_t in, std::int64_t out, std::int64_t kernel,
                                  std::int64_t stride, std::int64_t padding) {
   return whatif::nn::Conv(dims, in, out, kernel, stride, false, padding);

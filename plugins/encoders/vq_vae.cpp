@@ -13,18 +13,6 @@ namespace {
 
 using whatif::OptionType;
 
-std::int64_t log2_exact(std::int64_t n) {
-  std::int64_t k = 0;
-  while ((std::int64_t{1} << k) < n) ++k;
-  return (std::int64_t{1} << k) == n ? k : -1;
-}
-
-whatif::NamedTensors named(const torch::OrderedDict<std::string, torch::Tensor>& dict) {
-  whatif::NamedTensors out;
-  for (const auto& item : dict) out.emplace_back(item.key(), item.value());
-  return out;
-}
-
 // Code assignment must not depend on the training run's bf16 switch: the distances are computed
 // with autocast off (a bf16 matmul would flip near ties and make tokens precision-dependent).
 class NoAutocast {
@@ -294,7 +282,7 @@ at::Tensor VQVAEEncoder::loss(const at::Tensor& x, std::map<std::string, double>
   return total;
 }
 
-whatif::NamedTensors VQVAEEncoder::named_parameters() { return named(net_->named_parameters(true)); }
-whatif::NamedTensors VQVAEEncoder::named_buffers() { return named(net_->named_buffers(true)); }
+whatif::NamedTensors VQVAEEncoder::named_parameters() { return whatif::nn::named_tensors(net_->named_parameters(true)); }
+whatif::NamedTensors VQVAEEncoder::named_buffers() { return whatif::nn::named_tensors(net_->named_buffers(true)); }
 
 }  // namespace whatif_encoders

@@ -10,12 +10,6 @@ namespace whatif_generators {
 
 namespace {
 
-whatif::NamedTensors named(const torch::OrderedDict<std::string, torch::Tensor>& dict) {
-  whatif::NamedTensors out;
-  for (const auto& item : dict) out.emplace_back(item.key(), item.value());
-  return out;
-}
-
 // Rotates query/key pairs (x_i, x_{i+d/2}) by the angle of their position (RoPE, the half-split
 // layout of GPT-NeoX). x [B, H, T, d]; cos/sin [T, d/2].
 torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
@@ -112,7 +106,7 @@ TransformerNetImpl::TransformerNetImpl(const TransformerConfig& c) : config(c) {
 
 TransformerGenerator::TransformerGenerator(const TransformerConfig& config) : net_(config) {}
 
-whatif::NamedTensors TransformerGenerator::named_parameters() { return named(net_->named_parameters()); }
+whatif::NamedTensors TransformerGenerator::named_parameters() { return whatif::nn::named_tensors(net_->named_parameters()); }
 
 torch::Tensor TransformerGenerator::embed(const at::Tensor& tokens, const at::Tensor& segments,
                                           std::int64_t past) {

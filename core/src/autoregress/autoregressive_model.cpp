@@ -18,10 +18,8 @@
 namespace whatif {
 namespace {
 
-constexpr const char* kFormat = "whatif-autoregressive-1";
+constexpr const char* kAutoregressiveFormat = "whatif-autoregressive-1";
 constexpr std::int64_t kTokenizeBatch = 32;
-
-std::string who(const Component& c) { return c.identity().kind + "/" + c.identity().name; }
 
 }  // namespace
 
@@ -90,7 +88,7 @@ AutoregressiveModel::AutoregressiveModel(AutoregressiveParts parts, Autoregressi
   if (!parts_.tokenizer || !parts_.text || !parts_.generator)
     throw Error("autoregressive: tokenizer, text and generator are required");
   if (!parts_.tokenizer->discrete())
-    throw Error("autoregressive: 'tokenizer' must be a discrete encoder (vq-vae), got " + who(*parts_.tokenizer));
+    throw Error("autoregressive: 'tokenizer' must be a discrete encoder (vq-vae), got " + parts_.tokenizer->identity().label());
   if (parts_.generator->segment_count() < TokenLayout::kSegments)
     throw Error("autoregressive: the generator embeds " + std::to_string(parts_.generator->segment_count()) +
                 " segments, the layout needs " + std::to_string(TokenLayout::kSegments) + ": set its 'segments' to 4");
@@ -292,7 +290,7 @@ void AutoregressiveModel::save(const std::string& path) const {
   // The text encoder's weights are not used here; its tokenizer is.
   for (auto& [name, b] : parts_.text->named_buffers()) c.groups["buffers"].emplace_back("text." + name, b);
   c.strings["config"] = config_json();
-  c.strings["format"] = kFormat;
+  c.strings["format"] = kAutoregressiveFormat;
   c.strings["layout"] = layout().to_json();
   c.strings["data"] = data_json_;
   write_checkpoint(path, c);
@@ -300,7 +298,7 @@ void AutoregressiveModel::save(const std::string& path) const {
 
 void AutoregressiveModel::load(const std::string& path) {
   const Checkpoint c = read_checkpoint(path);
-  if (!c.strings.count("format") || c.strings.at("format") != kFormat)
+  if (!c.strings.count("format") || c.strings.at("format") != kAutoregressiveFormat)
     throw Error(path + ": not a whatif autoregressive model (save one with model:save)");
   NamedTensors params, buffers;
   for (auto& [name, p] : parts_.generator->named_parameters()) params.emplace_back("generator." + name, p);

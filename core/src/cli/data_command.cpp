@@ -50,7 +50,7 @@ const char* kDataUsage =
     "\n"
     "Each action takes --help. Stores are described in docs/data.md.\n";
 
-bool parse(const std::vector<std::string>& args, const std::string& usage, po::options_description& options,
+bool parse_action(const std::vector<std::string>& args, const std::string& usage, po::options_description& options,
            const po::positional_options_description& positional, po::variables_map& vm) {
   return parse_command(args, usage, options, positional, vm, "whatif data --help");
 }
@@ -72,7 +72,7 @@ int synth_chest(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("kind", 1);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif data synth chest --subjects N --size S [--modality ct|cxr] [--followups F] "
+  if (!parse_action(args, "usage: whatif data synth chest --subjects N --size S [--modality ct|cxr] [--followups F] "
                    "[--seed K] [--out F.h5]",
              options, positional, vm))
     return 0;
@@ -136,7 +136,7 @@ int synth(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("kind", 1);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif data synth brain --task ms|ad --subjects N --size S [--dims 2|3] "
+  if (!parse_action(args, "usage: whatif data synth brain --task ms|ad --subjects N --size S [--dims 2|3] "
                    "[--seed K] [--out F.h5]",
              options, positional, vm))
     return 0;
@@ -225,7 +225,7 @@ int import(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("manifest", 1);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif data import MANIFEST (--size S|X,Y,Z [--spacing MM] | --keep-grid) --out F.h5",
+  if (!parse_action(args, "usage: whatif data import MANIFEST (--size S|X,Y,Z [--spacing MM] | --keep-grid) --out F.h5",
              options, positional, vm))
     return 0;
   const bool keep_grid = vm["keep-grid"].as<bool>();
@@ -318,7 +318,7 @@ int info(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   add_store(options, positional);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif data info F.h5", options, positional, vm)) return 0;
+  if (!parse_action(args, "usage: whatif data info F.h5", options, positional, vm)) return 0;
   const data::StoreReader store(vm["store"].as<std::string>());
   const auto row = [](const std::string& key) -> std::ostream& {
     return std::cout << std::left << std::setw(12) << key;
@@ -352,7 +352,7 @@ int show(const std::vector<std::string>& args) {
   options.add_options()("index", po::value<std::int64_t>()->default_value(0), "example index")(
       "png", po::value<std::string>()->required(), "output PNG");
   po::variables_map vm;
-  if (!parse(args, "usage: whatif data show F.h5 --index I --png out.png", options, positional, vm)) return 0;
+  if (!parse_action(args, "usage: whatif data show F.h5 --index I --png out.png", options, positional, vm)) return 0;
   const data::StoreReader store(vm["store"].as<std::string>());
   const std::string png = vm["png"].as<std::string>();
   data::write_montage_png(store.example(checked_index(store, vm["index"].as<std::int64_t>())), png);
@@ -368,7 +368,7 @@ int export_nifti(const std::vector<std::string>& args) {
       "nifti", po::value<std::string>()->required(), "output image (.nii.gz; .nrrd and .mha work too)")(
       "mask", po::value<std::string>(), "also write the example's mask here");
   po::variables_map vm;
-  if (!parse(args, "usage: whatif data export F.h5 --index I --nifti out.nii.gz [--mask mask.nii.gz]", options,
+  if (!parse_action(args, "usage: whatif data export F.h5 --index I --nifti out.nii.gz [--mask mask.nii.gz]", options,
              positional, vm))
     return 0;
   const data::StoreReader store(vm["store"].as<std::string>());
@@ -401,7 +401,7 @@ int measure(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   add_store(options, positional);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif data measure F.h5", options, positional, vm)) return 0;
+  if (!parse_action(args, "usage: whatif data measure F.h5", options, positional, vm)) return 0;
   const data::StoreReader store(vm["store"].as<std::string>());
   const auto root = store.root_attributes();
   if (root.count("source") == 0 || root.at("source") != "synthetic-chest" || store.dims() != 3)

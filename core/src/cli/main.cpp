@@ -50,12 +50,6 @@ const char* kUsage =
     "\n"
     "Each command takes --help.\n";
 
-bool parse(const std::vector<std::string>& args, const std::string& usage,
-           po::options_description& options, const po::positional_options_description& positional,
-           po::variables_map& vm) {
-  return parse_command(args, usage, options, positional, vm, "--help");
-}
-
 HostConfig host_config(const po::variables_map& vm) {
   HostConfig config;
   if (vm.count("threads")) config.threads = vm["threads"].as<int>();
@@ -89,7 +83,7 @@ int command_run(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("script", 1);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif run SCRIPT [--set k=v]... [--preset P] [--out DIR] "
+  if (!parse_command(args, "usage: whatif run SCRIPT [--set k=v]... [--preset P] [--out DIR] "
                    "[--threads N] [--device cpu|cuda] [--dry-run] [--fresh] [--shard i/N] [--nproc N]",
              options, positional, vm))
     return 0;
@@ -164,7 +158,7 @@ int command_plugins(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("action", 1).add("component", 1);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif plugins list | whatif plugins info KIND/NAME", options,
+  if (!parse_command(args, "usage: whatif plugins list | whatif plugins info KIND/NAME", options,
              positional, vm))
     return 0;
   Host host(host_config(vm));
@@ -214,7 +208,7 @@ int command_version(const std::vector<std::string>& args) {
   po::options_description options("version options");
   options.add_options()("threads", po::value<int>(), "threads to report (default: cores)");
   po::variables_map vm;
-  if (!parse(args, "usage: whatif version [--threads N]", options, {}, vm)) return 0;
+  if (!parse_command(args, "usage: whatif version [--threads N]", options, {}, vm)) return 0;
   HostConfig config = host_config(vm);
   config.plugin_paths.clear();
   Host host(config);

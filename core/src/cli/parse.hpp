@@ -18,11 +18,12 @@ struct UsageError : Error {
 };
 
 // Parses `args` against `options` and `positional`. On --help prints `usage` and the options and
-// returns false. A parse error becomes a UsageError ending with `(see <help_hint>)`.
+// returns false. A parse error becomes a UsageError ending with `(see <help_hint>)`: the command's
+// own --help unless it is a subcommand's (`whatif data --help`).
 bool parse_command(const std::vector<std::string>& args, const std::string& usage,
                    boost::program_options::options_description& options,
                    const boost::program_options::positional_options_description& positional,
-                   boost::program_options::variables_map& vm, const std::string& help_hint);
+                   boost::program_options::variables_map& vm, const std::string& help_hint = "--help");
 
 // --script-timeout and --script-memory, the bounds on a script's Lua code (lua/limits.hpp), for
 // the commands that run scripts; read into `script`, refusing non-positive or absurd values.

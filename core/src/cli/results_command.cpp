@@ -23,11 +23,6 @@ namespace fs = std::filesystem;
 namespace whatif {
 namespace {
 
-bool parse(const std::vector<std::string>& args, const char* usage, po::options_description& options,
-           const po::positional_options_description& positional, po::variables_map& vm) {
-  return parse_command(args, usage, options, positional, vm, "--help");
-}
-
 // Timings and memory depend on the machine's load, not on the computation: verify shows them but
 // does not hold them to the tolerance.
 bool is_timing(const std::string& name) {
@@ -61,7 +56,7 @@ int command_report(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("run-dir", 1);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif report RUN_DIR [--html]", options, positional, vm)) return 0;
+  if (!parse_command(args, "usage: whatif report RUN_DIR [--html]", options, positional, vm)) return 0;
   const std::string dir = vm["run-dir"].as<std::string>();
   if (vm.count("html")) require_vendored_scripts();  // before anything is written
   const std::string report = write_report(dir);
@@ -89,7 +84,7 @@ int command_verify(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("script", 1);
   po::variables_map vm;
-  if (!parse(args, "usage: whatif verify SCRIPT --against RUN_DIR [--tolerance T | --tolerance-from-seeds K] [--plugin-path P]", options, positional, vm))
+  if (!parse_command(args, "usage: whatif verify SCRIPT --against RUN_DIR [--tolerance T | --tolerance-from-seeds K] [--plugin-path P]", options, positional, vm))
     return 0;
   const std::string against = vm["against"].as<std::string>();
   const double tolerance = vm["tolerance"].as<double>();

@@ -19,7 +19,7 @@
 namespace whatif {
 namespace {
 
-constexpr const char* kFormat = "whatif-clip-1";
+constexpr const char* kClipFormat = "whatif-clip-1";
 constexpr std::int64_t kEmbedBatch = 16;
 
 }  // namespace
@@ -401,14 +401,14 @@ void ClipModel::save(const std::string& path) const {
   Checkpoint c;
   state(c.groups["params"], c.groups["buffers"]);
   c.strings["config"] = config_json();
-  c.strings["format"] = kFormat;
+  c.strings["format"] = kClipFormat;
   c.strings["data"] = data_json_;
   write_checkpoint(path, c);
 }
 
 void ClipModel::load(const std::string& path) {
   const Checkpoint c = read_checkpoint(path);
-  if (!c.strings.count("format") || c.strings.at("format") != kFormat)
+  if (!c.strings.count("format") || c.strings.at("format") != kClipFormat)
     throw Error(path + ": not a whatif clip model (save one with clip:save)");
   const auto group = [&](const std::string& g) {
     const auto it = c.groups.find(g);

@@ -10,7 +10,7 @@ class ClipTextTower : public TextEncoder {
   ClipTextTower(std::shared_ptr<TextEncoder> tower, bool frozen) : tower_(std::move(tower)), frozen_(frozen) {
     Options options;
     options.set("frozen", frozen);
-    options.set("tower", tower_->identity().kind + "/" + tower_->identity().name + " " + tower_->hyperparams().to_json());
+    options.set("tower", tower_->identity().label() + " " + tower_->hyperparams().to_json());
     stamp({"text", "clip", "builtin", tower_->identity().version, ""}, options);
     if (frozen_) tower_->train(false);
   }

@@ -5,15 +5,13 @@
 #include <cstdio>
 #include <vector>
 
+#include "data/pick.hpp"
+
 namespace whatif::data {
 namespace {
 
 const char* kMsLevels[] = {"minimal", "moderate", "high"};
 const char* kAdLevels[] = {"cognitively normal", "mild cognitive impairment", "dementia"};
-
-std::string pick(std::mt19937_64& rng, const std::vector<std::string>& options) {
-  return options[rng() % options.size()];
-}
 
 std::string fixed(double value, int decimals = 1) {
   char buffer[32];

@@ -11,7 +11,6 @@
 namespace whatif::data {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 constexpr float kAirLike = -600, kDense = -400, kFluidBelow = 25;
 constexpr float kFatBelow = -45;
 constexpr double kConsolidationMinMl = 10, kCardiacFat = 0.1;
@@ -198,7 +197,7 @@ ChestChange true_chest_change(const std::map<std::string, double>& before, const
   };
   const auto nodule_ml = [&](const std::map<std::string, double>& a) {
     double ml = 0;
-    for (int id = 1; id <= 3; ++id) ml += kPi / 6 * std::pow(attribute(a, "nodule_" + std::to_string(id) + "_diameter_mm"), 3) / 1000;
+    for (int id = 1; id <= 3; ++id) ml += M_PI / 6 * std::pow(attribute(a, "nodule_" + std::to_string(id) + "_diameter_mm"), 3) / 1000;
     return ml;
   };
   ChestChange c;

@@ -5,14 +5,11 @@
 #include <cstdio>
 #include <vector>
 
+#include "data/pick.hpp"
 #include "whatif/data/text_metrics.hpp"
 
 namespace whatif::data {
 namespace {
-
-std::string pick(std::mt19937_64& rng, const std::vector<std::string>& options) {
-  return options[rng() % options.size()];
-}
 
 std::string capitalised(std::string s) {
   if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');

@@ -33,7 +33,7 @@ std::uint64_t hash_tensors(const NamedTensors& tensors, std::uint64_t hash) {
 }
 
 std::string component_fingerprint(const Component& c) {
-  return c.identity().kind + "/" + c.identity().name + " " + c.hyperparams().to_json();
+  return c.identity().label() + " " + c.hyperparams().to_json();
 }
 
 // Reads `path` when it is a latent cache with these tags; says why not otherwise.

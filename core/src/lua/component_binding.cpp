@@ -30,7 +30,7 @@ int component_gc(lua_State* L) {
 
 int component_tostring(lua_State* L) {
   const auto c = check_component(L, 1);
-  const std::string text = c->identity().kind + "/" + c->identity().name + " " + c->hyperparams().to_json();
+  const std::string text = c->identity().label() + " " + c->hyperparams().to_json();
   lua_pushstring(L, text.c_str());
   return 1;
 }

@@ -7,6 +7,12 @@
 namespace whatif::nn {
 namespace F = torch::nn::functional;
 
+NamedTensors named_tensors(const torch::OrderedDict<std::string, torch::Tensor>& dict) {
+  NamedTensors out;
+  for (const auto& item : dict) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
 ConvImpl::ConvImpl(int dims, std::int64_t in, std::int64_t out, std::int64_t kernel,
                    std::int64_t stride, bool zero_init, std::int64_t padding)
     : dims(dims), stride(stride), padding(padding < 0 ? kernel / 2 : padding) {

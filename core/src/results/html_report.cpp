@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Non-finite numbers have no JSON form: they travel as strings ("inf", "-inf", "nan").
-nlohmann::json number(double v) {
+nlohmann::json json_number(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   return v;
@@ -36,7 +36,7 @@ nlohmann::json thinned(const std::vector<double>& values, std::size_t limit = 20
     double sum = 0;
     for (std::size_t i = start; i < end; ++i) sum += values[i];
     points.push_back({{"step", static_cast<double>(start + end - 1) / 2.0},
-                      {"value", number(sum / static_cast<double>(end - start))}});
+                      {"value", json_number(sum / static_cast<double>(end - start))}});
   }
   return points;
 }
@@ -93,11 +93,11 @@ nlohmann::json page_data(const std::string& dir) {
     nlohmann::json metrics = nlohmann::json::object();
     // [mean, std], and each complete seed's value in seed order where the table shows those.
     for (const auto& [name, stats] : g.metrics) {
-      metrics[name] = {number(stats.first), number(stats.second)};
+      metrics[name] = {json_number(stats.first), json_number(stats.second)};
       const std::vector<double>& values = g.values.at(name);
       if (shows_each_seed(values.size())) {
         nlohmann::json seeds = nlohmann::json::array();
-        for (double v : values) seeds.push_back(number(v));
+        for (double v : values) seeds.push_back(json_number(v));
         metrics[name].push_back(seeds);
       }
     }

@@ -17,7 +17,7 @@ namespace whatif {
 EncoderFit fit_encoder(Encoder& encoder, const Dataset& data, TrainConfig config, std::int64_t batch_size,
                        std::int64_t calibration_examples) {
   if (!encoder.learnable())
-    throw Error(encoder.identity().kind + "/" + encoder.identity().name + " has nothing to train");
+    throw Error(encoder.identity().label() + " has nothing to train");
   const std::int64_t n = data.size();
   if (n == 0) throw Error("encoder fit: the dataset is empty");
   std::vector<at::Tensor> images;

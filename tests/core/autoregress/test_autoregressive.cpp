@@ -26,10 +26,7 @@ using whatif::test::make;
 
 namespace {
 
-const bool loaded = [] {
-  for (const char* p : {"generators", "text", "encoders"}) whatif::test::load(p);
-  return true;
-}();
+WHATIF_TEST_PLUGINS("generators", "text", "encoders");
 
 // A fixed discrete tokenizer: the mean of each 2×2 patch quantised to `levels` levels of [0, 1].
 class PatchQuantizer : public whatif::Encoder {

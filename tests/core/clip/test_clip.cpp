@@ -20,10 +20,7 @@ using whatif::test::make;
 
 namespace {
 
-const bool loaded = [] {
-  for (const char* p : {"vision", "text"}) whatif::test::load(p);
-  return true;
-}();
+WHATIF_TEST_PLUGINS("vision", "text");
 
 const char* kPlaces[] = {"a lesion in the upper left", "a lesion in the upper right", "a lesion in the lower left",
                          "a lesion in the lower right"};

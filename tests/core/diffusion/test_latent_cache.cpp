@@ -17,7 +17,7 @@ using whatif::test::make;
 
 namespace {
 
-const bool loaded = (whatif::test::load("encoders"), true);
+WHATIF_TEST_PLUGINS("encoders");
 
 // Counts how often examples are read, so a cache hit can be told from a rebuild.
 class Counted : public whatif::Dataset {

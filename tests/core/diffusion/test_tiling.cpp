@@ -17,7 +17,7 @@ using whatif::Tiling;
 using whatif::test::make;
 
 namespace {
-const bool loaded = (whatif::test::load("encoders"), true);
+WHATIF_TEST_PLUGINS("encoders");
 }  // namespace
 
 namespace {

@@ -14,11 +14,7 @@ using whatif::test::make;
 
 namespace {
 
-const bool loaded = [] {
-  for (const char* p : {"encoders", "denoisers", "schedules", "samplers", "conditioning"})
-    whatif::test::load(p);
-  return true;
-}();
+WHATIF_TEST_PLUGINS("encoders", "denoisers", "schedules", "samplers", "conditioning");
 
 // Two 8×8 templates (bright top half or bright bottom half) plus a little noise; class = parity.
 at::Tensor template_of(std::int64_t cls) {

@@ -12,7 +12,7 @@ using whatif::Denoiser;
 using whatif::test::make;
 
 namespace {
-const bool loaded = (whatif::test::load("denoisers"), true);
+WHATIF_TEST_PLUGINS("denoisers");
 }  // namespace
 
 namespace {

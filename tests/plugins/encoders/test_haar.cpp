@@ -9,7 +9,7 @@ using whatif::Encoder;
 using whatif::test::make;
 
 namespace {
-const bool loaded = (whatif::test::load("encoders"), true);
+WHATIF_TEST_PLUGINS("encoders");
 }  // namespace
 
 CATCH_TEST_CASE("haar is exactly invertible and orthonormal in 2D and 3D") {

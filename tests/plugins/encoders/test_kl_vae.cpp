@@ -18,7 +18,7 @@ using whatif_encoders::KLVAEEncoder;
 
 namespace {
 
-const bool loaded = (whatif::test::load("encoders"), true);
+WHATIF_TEST_PLUGINS("encoders");
 
 KLVAEConfig tiny_2d() {
   KLVAEConfig c;

@@ -27,7 +27,7 @@ using whatif_encoders::VectorQuantizerImpl;
 
 namespace {
 
-const bool loaded = (whatif::test::load("encoders"), true);
+WHATIF_TEST_PLUGINS("encoders");
 
 // Soft-edged disks of random centre, radius and brightness on a dark background, in [0, 1]:
 // [n, 1, size, size].

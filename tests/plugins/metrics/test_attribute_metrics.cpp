@@ -15,7 +15,7 @@ using whatif::test::make;
 
 namespace {
 
-const bool loaded = (whatif::test::load("metrics"), true);
+WHATIF_TEST_PLUGINS("metrics");
 
 constexpr double kSpacing = 2.0;  // mm: a voxel is 0.008 ml
 constexpr double kVoxelMl = kSpacing * kSpacing * kSpacing / 1000.0;

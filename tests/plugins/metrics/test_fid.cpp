@@ -18,7 +18,7 @@ using whatif_metrics::frechet_distance;
 
 namespace {
 
-const bool loaded = (whatif::test::load("metrics"), true);
+WHATIF_TEST_PLUGINS("metrics");
 
 at::Tensor random_rotation(std::int64_t n) {
   return std::get<0>(at::linalg_qr(at::randn({n, n}, at::kDouble)));

@@ -14,7 +14,7 @@ using whatif::test::make;
 
 namespace {
 
-const bool loaded = (whatif::test::load("metrics"), true);
+WHATIF_TEST_PLUGINS("metrics");
 
 // The deterministic pair of tests/plugins/metrics/make_fixtures.py, [1, 1, *shape] in float64:
 // x = 1 + 0.8 sin(0.7i + 0.3j + 0.5k) + 0.1 cos(0.2ij), y = x + 0.15 sin(1.9i − 1.3j + 0.7k + 0.5)

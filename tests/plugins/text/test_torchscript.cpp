@@ -6,12 +6,11 @@
 #include <filesystem>
 
 #include "plugins/text/report_corpus.hpp"
+#include "support/plugins.hpp"
 #include "text/sentencepiece_library.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace {
-
-const std::string kTextPlugin = std::string(WHATIF_PLUGIN_DIR) + "/libwhatif-plugin-text.so";
 
 // A user's encoder as TorchScript: embedding, linear map, tanh, zeroed padding, masked mean.
 const char* kTinyEncoder = R"JIT(
@@ -88,7 +87,7 @@ std::pair<at::Tensor, at::Tensor> padded_ids(const whatif::TextEncoder& encoder,
 
 CATCH_TEST_CASE("text/torchscript: a saved module gives what the same computation gives in C++") {
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   const Fixture fixture(registry);
   const auto encoder = fixture.load(registry, true);
   CATCH_REQUIRE(encoder->width() == 8);
@@ -114,7 +113,7 @@ CATCH_TEST_CASE("text/torchscript: a saved module gives what the same computatio
 
 CATCH_TEST_CASE("text/torchscript: unfrozen, its parameters train and restore by name") {
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   const Fixture fixture(registry);
   const auto encoder = fixture.load(registry, false);
   CATCH_REQUIRE_FALSE(encoder->frozen());
@@ -139,7 +138,7 @@ CATCH_TEST_CASE("text/torchscript: unfrozen, its parameters train and restore by
 
 CATCH_TEST_CASE("text/torchscript: missing files and wrong signatures are named") {
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   const Fixture fixture(registry);
   whatif::Options missing;
   missing.set("path", (fixture.folder / "absent.pt").string());

@@ -8,12 +8,11 @@
 #include <sstream>
 
 #include "plugins/text/report_corpus.hpp"
+#include "support/plugins.hpp"
 #include "text/sentencepiece_library.hpp"
 #include "whatif/registry/error.hpp"
 
 namespace {
-
-const std::string kTextPlugin = std::string(WHATIF_PLUGIN_DIR) + "/libwhatif-plugin-text.so";
 
 std::unique_ptr<whatif_text::SentencePieceModel> load_stored(const at::Tensor& buffer) {
   return whatif_text::open_sentencepiece(std::string(WHATIF_PLUGIN_DIR) + "/" +
@@ -31,7 +30,7 @@ std::vector<std::int64_t> embedding_rows_used(const std::vector<std::vector<std:
 
 CATCH_TEST_CASE("text/transformer: the stored tokenizer decodes every corpus sentence back") {
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   const auto corpus = whatif_test::report_corpus();
   for (const std::string model_type : {"bpe", "unigram"}) {
     CATCH_SECTION(model_type) {
@@ -56,7 +55,7 @@ CATCH_TEST_CASE("text/transformer: the stored tokenizer decodes every corpus sen
 
 CATCH_TEST_CASE("text/transformer: the padding mask is correct and padding changes nothing") {
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   torch::manual_seed(1);
   const auto encoder = whatif_test::make_transformer(registry);
   encoder->fit_tokenizer(whatif_test::report_corpus(), "");
@@ -90,7 +89,7 @@ CATCH_TEST_CASE("text/transformer: the padding mask is correct and padding chang
 
 CATCH_TEST_CASE("text/transformer: long texts are truncated to max_length, EOS kept last") {
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   const auto encoder = whatif_test::make_transformer(registry);
   encoder->fit_tokenizer(whatif_test::report_corpus(), "");
   std::string rambling;
@@ -105,7 +104,7 @@ CATCH_TEST_CASE("text/transformer: long texts are truncated to max_length, EOS k
 
 CATCH_TEST_CASE("text/transformer: restoring parameters and the tokenizer buffer reproduces it") {
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   const auto corpus = whatif_test::report_corpus();
   const auto trained = whatif_test::make_transformer(registry);
   trained->fit_tokenizer(corpus, "");
@@ -148,7 +147,7 @@ CATCH_TEST_CASE("text/transformer: restoring parameters and the tokenizer buffer
 
 CATCH_TEST_CASE("text/transformer: every parameter gets a gradient") {
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   torch::manual_seed(2);
   const auto encoder = whatif_test::make_transformer(registry);
   const auto corpus = whatif_test::report_corpus();
@@ -180,7 +179,7 @@ CATCH_TEST_CASE("text/transformer: untrained, prompts one word apart are encoded
   // sqrt(2 W) / T against a pooled norm of at most sqrt(W): a relative move near sqrt(2) / T when
   // the token content reaches the output. The floor asks for a third of it.
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   for (const std::int64_t width : {32, 64}) {
     CATCH_SECTION("width " + std::to_string(width)) {
       torch::manual_seed(3);
@@ -201,7 +200,7 @@ CATCH_TEST_CASE("text/transformer: untrained, prompts one word apart are encoded
 
 CATCH_TEST_CASE("text/transformer: blocks start as GPT-2 does (N(0, 0.02), residual 0.02/sqrt(2L), no bias)") {
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   torch::manual_seed(4);
   const auto encoder = whatif_test::make_transformer(registry, 64);  // 2 layers
   const double residual = 0.02 / std::sqrt(2.0 * 2.0);
@@ -228,7 +227,7 @@ CATCH_TEST_CASE("text/transformer: blocks start as GPT-2 does (N(0, 0.02), resid
 
 CATCH_TEST_CASE("text/transformer: bad options are refused with the key to change") {
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   whatif::Options options;
   options.set("width", std::int64_t{30});
   options.set("heads", std::int64_t{4});
@@ -242,7 +241,7 @@ CATCH_TEST_CASE("text/transformer: bad options are refused with the key to chang
 
 CATCH_TEST_CASE("text/transformer: pooling = eos gives each text's EOS state, unmoved by padding") {
   whatif::Registry registry;
-  registry.load(kTextPlugin);
+  registry.load(whatif::test::plugin_path("text"));
   torch::manual_seed(2);
   whatif::Options options;
   options.set("width", std::int64_t{32});

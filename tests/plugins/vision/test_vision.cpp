@@ -16,10 +16,7 @@ using whatif::test::make;
 
 namespace {
 
-const bool loaded = [] {
-  whatif::test::load("vision");
-  return true;
-}();
+WHATIF_TEST_PLUGINS("vision");
 
 }  // namespace
 

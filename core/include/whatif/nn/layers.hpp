@@ -3,7 +3,12 @@
 // Plugins share them through this library instead of copying each other.
 #include <torch/torch.h>
 
+#include "whatif/tensor.hpp"
+
 namespace whatif::nn {
+
+// A module's parameters or buffers as whatif's (name, tensor) list: what a Trainable returns.
+NamedTensors named_tensors(const torch::OrderedDict<std::string, torch::Tensor>& dict);
 
 // A 2D or 3D convolution with PyTorch's default initialisation (kaiming_uniform(a=√5), fan-in
 // uniform bias) or zero weights and bias. `padding` < 0: "same" padding for odd kernels.

@@ -13,6 +13,8 @@ struct ComponentIdentity {
   std::string plugin;   // plugin name from its PluginInfo ("builtin" for host-registered ones)
   std::string version;  // plugin version
   std::string library;  // path of the shared library, "" for host-registered ones
+
+  std::string label() const { return kind + "/" + name; }  // "schedule/constant-snr"
 };
 
 class Component {
