@@ -28,7 +28,11 @@
 -- and hands its text tower to the U-Net, frozen unless `clip_frozen = false`. Every arm records how
 -- far apart the tower puts "minimal" and "high lesion load": `prompt_token_distance`, the
 -- relative distance of the two prompts' token states (what cross-attention reads), and
--- `prompt_pooled_cosine`, the cosine of their pooled vectors.
+-- `prompt_pooled_cosine`, the cosine of their pooled vectors. "attributes" is the non-language
+-- reference: the same U-Net conditioned on the twin's `level` (0, 1, 2) through
+-- conditioning/attributes (a learned row per level, as FiLM vector and one cross-attention token)
+-- instead of a prompt; its twins are levels 0 and 2. What it grows is what this U-Net, space and
+-- training budget can draw when the condition is as clear as it can be.
 --
 -- One model is trained per space, text tower and seed and shared by the arms of that seed (saved
 -- in the run directory). `seeds` lists the training seeds (the `small` preset runs three); the summary gives
@@ -49,7 +53,7 @@ local p = whatif.params{
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2, vae_steps = 2, latent_batch = 2, spaces = {"pixel", "kl-vae"},
-             texts = {"scratch", "clip"}, clip_steps = 2, clip_batch = 4},
+             texts = {"scratch", "clip", "attributes"}, clip_steps = 2, clip_batch = 4},
     small = {subjects = 32, steps = 3000, sample_steps = 25, pairs = 6, seeds = {1, 2, 3}},
     paper = {subjects = 400, size = 128, steps = 200000, sample_steps = 100, pairs = 64},
   },
@@ -91,7 +95,7 @@ end
 local clips = {}
 local function text_tower(kind, seed)
   if kind == "scratch" then return whatif.text("transformer", {width = 64, layers = 1, heads = 4, vocab_size = 64}) end
-  if kind ~= "clip" then error(("texts: unknown text tower '%s': use scratch or clip"):format(kind)) end
+  if kind ~= "clip" then error(("texts: unknown text tower '%s': use scratch, clip or attributes"):format(kind)) end
   if not clips[seed] then
     local clip = whatif.clip{
       image = whatif.vision("resnet", {spatial_dims = p.dims, channels = {16, 32, 64, 128}, width = 128}),
@@ -120,6 +124,7 @@ local function prompt_separation(text)
   return distance, cosine
 end
 
+-- `text` is nil for the attributes reference.
 local function build(space, seed, text)
   local enc, channels = encoder(space, seed)
   return whatif.diffusion{
@@ -133,7 +138,8 @@ local function build(space, seed, text)
                                              spatial_dims = p.dims})
       or whatif.schedule("cosine"),
     sampler = whatif.sampler("ddim"),
-    conditioning = whatif.conditioning("cross-attention", {context_dim = 64, dropout = 0.1}),
+    conditioning = text and whatif.conditioning("cross-attention", {context_dim = 64, dropout = 0.1})
+      or whatif.conditioning("attributes", {categories = {3}, context_dim = 64, dropout = 0.1}),
     text = text,
   }
 end
@@ -143,7 +149,8 @@ local results = whatif.experiment{
   arms = whatif.grid{space = p.spaces, text = p.texts, guidance = p.guidances},
   seeds = p.seeds,
   run = function(arm, ctx)
-    local text = text_tower(arm.text, ctx.seed)
+    local by_attributes = arm.text == "attributes"
+    local text = (not by_attributes) and text_tower(arm.text, ctx.seed) or nil
     local model = build(arm.space, ctx.seed, text)
     -- The scratch tower keeps the file names runs had before the text axis.
     local tag = arm.text == "scratch" and arm.space or (arm.space .. "-" .. arm.text)
@@ -154,14 +161,16 @@ local results = whatif.experiment{
                                    warmup = 100, ema_decay = 0.995, seed = ctx.seed,
                                    checkpoint = ("models/%s-seed%d-checkpoint.h5"):format(tag, ctx.seed),
                                    checkpoint_every = 100,
-                                   cache = arm.space == "pixel" and "" or ("models/latents-seed%d.h5"):format(ctx.seed)})
+                                   cache = arm.space == "pixel" and "" or ("models/latents-seed%d.h5"):format(ctx.seed),
+                                   attributes = by_attributes and {"level"} or {}})
       model:save(saved)
       ctx:curve("loss", fit.losses)
     end
     local judges = cf.judges(data, ctx.seed, {delta = p.delta, classifier_steps = p.classifier_steps})
     local m = cf.evaluate(model, judges, ctx, {pairs = p.pairs, guidance = arm.guidance,
-                                               steps = p.sample_steps, delta = p.delta})
-    m.prompt_token_distance, m.prompt_pooled_cosine = prompt_separation(text)
+                                               steps = p.sample_steps, delta = p.delta,
+                                               by_attributes = by_attributes})
+    if text then m.prompt_token_distance, m.prompt_pooled_cosine = prompt_separation(text) end
     return m
   end,
 }
@@ -219,14 +228,18 @@ local function summarize(space, rows)
   local verdict = changed and "" or (" **The prompt has no measurable effect at this scale:** no voxel of "
     .. "any twin pair differs by more than delta = %g; at w = %g the twins still match at %s dB PSNR."):format(
       p.delta, last.w, cell(last, "%.1f", function(m) return m.subject_psnr end))
+  -- The attribute reference has no text tower, so no prompt separation to state.
+  local separation = first.seeds[1].prompt_token_distance and (
+    (" The text tower puts the two prompts' token states %s apart (relative distance) and their pooled "
+     .. "vectors at cosine %s."):format(
+      cell(first, "%.3f", function(m) return m.prompt_token_distance end),
+      cell(first, "%.3f", function(m) return m.prompt_pooled_cosine end))) or ""
   local word = holds == n and "holds" or holds == 0 and "does not hold" or "holds only in part"
   return table.concat({
     ("**%s: the paper's trade-off %s here: in %d of %d seeds** (at every step of w in %d of %d). "
      .. "From w = %g to w = %g, alignment goes %s → %s and subject MS-SSIM %s → %s (%s). "
      .. "Alignment is %s. At w = %g the high-load twin darkens %s ml and brightens %s ml (net %s ml) "
-     .. "against %.2f ml of lesions between real twins, where the measure is off by %.3f ml.%s "
-     .. "The text tower puts the two prompts' token states %s apart (relative distance) and their pooled "
-     .. "vectors at cosine %s."):format(
+     .. "against %.2f ml of lesions between real twins, where the measure is off by %.3f ml.%s%s"):format(
       space, word, holds, n, monotone_seeds, n, first.w, last.w,
       cell(first, "%.4g", alignment), cell(last, "%.4g", alignment),
       cell(first, "%.5f", function(m) return m.subject_ms_ssim end),
@@ -237,10 +250,15 @@ local function summarize(space, rows)
       cell(last, "%.2f", function(m) return m.lesion_opposite_ml end),
       cell(last, "%.2f", function(m) return m.lesion_measured_ml - m.lesion_opposite_ml end),
       mean(last, function(m) return m.lesion_expected_ml end),
-      mean(first, function(m) return m.measure_real_error_ml end), verdict,
-      cell(first, "%.3f", function(m) return m.prompt_token_distance or 0 / 0 end),
-      cell(first, "%.3f", function(m) return m.prompt_pooled_cosine or 0 / 0 end)),
+      mean(first, function(m) return m.measure_real_error_ml end), verdict, separation),
     "", table.concat(lines, "\n")}, "\n")
+end
+
+-- A summary paragraph's name: the space, and the text tower when the run has more than one or
+-- conditions on the attribute.
+local function group_name(space, text)
+  if text == "attributes" then return space .. ", level attribute (no text)" end
+  return #p.texts > 1 and (space .. ", " .. text .. " text tower") or space
 end
 
 -- Rows per space and w, with one metrics table per seed in the order of p.seeds; a (space, w)
@@ -248,7 +266,7 @@ end
 local by_space, paragraphs = {}, {}
 for _, r in ipairs(results) do
   if r.status == "complete" then
-    local space = #p.texts > 1 and (r.arm.space .. ", " .. r.arm.text .. " text tower") or r.arm.space
+    local space = group_name(r.arm.space, r.arm.text)
     by_space[space] = by_space[space] or {}
     by_space[space][r.arm.guidance] = by_space[space][r.arm.guidance] or {}
     by_space[space][r.arm.guidance][r.seed] = r.metrics
@@ -256,7 +274,7 @@ for _, r in ipairs(results) do
 end
 local groups = {}
 for _, space in ipairs(p.spaces) do
-  for _, text in ipairs(p.texts) do groups[#groups + 1] = #p.texts > 1 and (space .. ", " .. text .. " text tower") or space end
+  for _, text in ipairs(p.texts) do groups[#groups + 1] = group_name(space, text) end
 end
 for _, space in ipairs(groups) do
   local rows = {}

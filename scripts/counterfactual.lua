@@ -50,7 +50,8 @@ local levels = {minimal = 0, high = 2}
 
 -- `opts.pairs` fixed-noise pairs "minimal" vs "high lesion load" (seeds 101, 102, ...) at guidance
 -- `opts.guidance` with `opts.steps` sampler steps (and `opts.decode_tile` when set), judged by
--- `j` (M.judges). Stores the first pair as samples of `ctx`, on the dataset's grid, with the change
+-- `j` (M.judges); with `opts.by_attributes` the twins are asked for by the `level` attribute
+-- instead of the prompts. Stores the first pair as samples of `ctx`, on the dataset's grid, with the change
 -- real twins show as their ground truth. Returns the metrics table; the darkening fractions are
 -- taken at `opts.delta` (the brighter fraction is the noise floor).
 function M.evaluate(model, j, ctx, opts)
@@ -61,9 +62,10 @@ function M.evaluate(model, j, ctx, opts)
   local first
   local start = whatif.clock()
   for i = 1, opts.pairs do
-    local minimal, high = model:counterfactual{prompts = {"minimal lesion load", "high lesion load"},
-                                               seed = 100 + i, guidance = opts.guidance, steps = opts.steps,
-                                               decode_tile = opts.decode_tile or 0}
+    local minimal, high = model:counterfactual{
+      prompts = (not opts.by_attributes) and {"minimal lesion load", "high lesion load"} or nil,
+      attributes = opts.by_attributes and {{level = levels.minimal}, {level = levels.high}} or nil,
+      seed = 100 + i, guidance = opts.guidance, steps = opts.steps, decode_tile = opts.decode_tile or 0}
     if i == 1 then first = {minimal, high} end
     preservation:update{generated = high, source = minimal}
     j.alignment:update{generated = minimal, attributes = {level = levels.minimal}}
