@@ -6,11 +6,30 @@
 -- the measured lesion growth; the voxels that brighten by as much are the noise floor.
 local M = {}
 
--- Fraction of voxels where `high` is darker than `low` by more than delta, and the reverse.
-function M.darkening(low, high, delta)
-  local darker = (low - high):gt(delta):mean()
+-- Fraction of voxels where `high` is darker than `low` by more than delta, and the reverse; with
+-- `floor`, also the fraction that is darker where `low` reads at least `floor`. A lesion is a dark
+-- spot in white matter, which reads bright in T1: darkening of tissue that already reads dark
+-- (grey matter, CSF) is not lesion-like, however much of it there is.
+function M.darkening(low, high, delta, floor)
+  local darker = (low - high):gt(delta)
   local brighter = (high - low):gt(delta):mean()
-  return darker, brighter
+  local in_white = floor and (darker * low:gt(floor)):mean() or nil
+  return darker:mean(), brighter, in_white
+end
+
+-- The share of the real twins' lesion darkening (level 0 → 2, by more than delta) that sits where
+-- the minimal twin reads at least `floor`: how much of a true lesion the white-matter measure keeps.
+local function white_share(data, delta, floor)
+  local attributes, level = data:attributes(1, data:size()), {}
+  for i, a in ipairs(attributes) do level[i] = a.level end
+  local darker, white = 0, 0
+  for _, pair in ipairs(data:pairs()) do
+    if level[pair[1]] == 0 and level[pair[2]] == 2 then
+      local d, _, w = M.darkening(data:images(pair[1], 1), data:images(pair[2], 1), delta, floor)
+      darker, white = darker + d, white + w
+    end
+  end
+  return darker > 0 and white / darker or 0 / 0
 end
 
 -- Voxel count → millilitres for a volume of `n` voxels at `spacing_mm` (isotropic).
@@ -20,7 +39,8 @@ end
 
 -- The judges of generated MS counterfactuals, trained once per (dataset, seed) on the real data
 -- and shared by every arm of a run: an attribute classifier for text-alignment and the real twins'
--- lesion volumes for effectiveness. `opts`: delta (the effectiveness threshold), classifier_steps.
+-- lesion volumes for effectiveness. `opts`: delta (the effectiveness threshold), classifier_steps,
+-- white_floor (the intensity above which the lower-load twin reads as white matter; default 0.5).
 local judges = {}
 function M.judges(data, seed, opts)
   local key = tostring(data) .. "#" .. seed
@@ -29,7 +49,11 @@ function M.judges(data, seed, opts)
     local effect = whatif.metric("effectiveness", {delta = opts.delta})
     local real = alignment:fit(data, {seed = seed})
     for k, v in pairs(effect:fit(data)) do real[k] = v end
-    judges[key] = {alignment = alignment, effect = effect, real = real, data = data}
+    local floor = opts.white_floor or 0.5
+    real.white_share = white_share(data, opts.delta, floor)
+    local spacing = data:geometry().spacing
+    judges[key] = {alignment = alignment, effect = effect, real = real, data = data, white_floor = floor,
+                   voxel_ml = spacing[1] * spacing[2] * (spacing[3] or 1) / 1000}
   end
   return judges[key]
 end
@@ -53,12 +77,14 @@ local levels = {minimal = 0, high = 2}
 -- `j` (M.judges); with `opts.by_attributes` the twins are asked for by the `level` attribute
 -- instead of the prompts. Stores the first pair as samples of `ctx`, on the dataset's grid, with the change
 -- real twins show as their ground truth. Returns the metrics table; the darkening fractions are
--- taken at `opts.delta` (the brighter fraction is the noise floor).
+-- taken at `opts.delta` (the brighter fraction is the noise floor); `lesion_white_ml` is the part
+-- of the darkening that sits in white matter (M.darkening), `real_white_share` that part's share
+-- in the real twins.
 function M.evaluate(model, j, ctx, opts)
   j.alignment:reset()
   j.effect:reset()
   local preservation = whatif.metric("subject-preservation", {data_range = 1})
-  local darker, brighter = 0, 0
+  local darker, brighter, white, voxels = 0, 0, 0, 0
   local first
   local start = whatif.clock()
   for i = 1, opts.pairs do
@@ -72,8 +98,10 @@ function M.evaluate(model, j, ctx, opts)
     j.alignment:update{generated = high, attributes = {level = levels.high}}
     j.effect:update{generated = high, source = minimal,
                     attributes = {level = levels.high, source_level = levels.minimal}}
-    local d, b = M.darkening(minimal, high, opts.delta)
-    darker, brighter = darker + d / opts.pairs, brighter + b / opts.pairs
+    local d, b, w = M.darkening(minimal, high, opts.delta, j.white_floor)
+    darker, brighter, white = darker + d / opts.pairs, brighter + b / opts.pairs, white + w / opts.pairs
+    voxels = 1
+    for _, n in ipairs(minimal:shape()) do voxels = voxels * n end  -- per volume: [1, C, ...]
   end
   local seconds = whatif.clock() - start
   local kept, aligned, effect = preservation:compute(), j.alignment:compute(), j.effect:compute()
@@ -92,6 +120,8 @@ function M.evaluate(model, j, ctx, opts)
           lesion_expected_ml = effect.effectiveness_expected_ml,
           measure_real_error_ml = effect.measure_real_error_ml,
           darker_fraction = darker, brighter_fraction = brighter,
+          white_darker_fraction = white, lesion_white_ml = white * voxels * j.voxel_ml,
+          real_white_share = j.real.white_share,
           sample_pair_seconds = seconds / opts.pairs}
 end
 
