@@ -19,7 +19,7 @@ end
 
 -- The share of the real twins' lesion darkening (level 0 → 2, by more than delta) that sits where
 -- the minimal twin reads at least `floor`: how much of a true lesion the white-matter measure keeps.
-local function white_share(data, delta, floor)
+function M.white_share(data, delta, floor)
   local attributes, level = data:attributes(1, data:size()), {}
   for i, a in ipairs(attributes) do level[i] = a.level end
   local darker, white = 0, 0
@@ -50,7 +50,7 @@ function M.judges(data, seed, opts)
     local real = alignment:fit(data, {seed = seed})
     for k, v in pairs(effect:fit(data)) do real[k] = v end
     local floor = opts.white_floor or 0.5
-    real.white_share = white_share(data, opts.delta, floor)
+    real.white_share = M.white_share(data, opts.delta, floor)
     local spacing = data:geometry().spacing
     judges[key] = {alignment = alignment, effect = effect, real = real, data = data, white_floor = floor,
                    voxel_ml = spacing[1] * spacing[2] * (spacing[3] or 1) / 1000}
