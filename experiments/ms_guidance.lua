@@ -37,6 +37,11 @@
 -- instead of a prompt; its twins are levels 0 and 2. What it grows is what this U-Net, space and
 -- training budget can draw when the condition is as clear as it can be.
 --
+-- `film = true` also feeds the condition to the U-Net's FiLM: the prompt's pooled (EOS) vector, or
+-- the level attribute's vector, projected to 128 and added to the noise embedding. By default the
+-- condition reaches the U-Net only through cross-attention (the attribute arm's vector is then
+-- built but not read). Models trained with FiLM are saved under their own name (`-film`).
+--
 -- One model is trained per space, text tower and seed and shared by the arms of that seed (saved
 -- in the run directory). `seeds` lists the training seeds (the `small` preset runs three); the summary gives
 -- each number as mean ± std over them (or the seeds' values when fewer than three) and says in
@@ -52,7 +57,7 @@ local p = whatif.params{
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
   vae_hard_weight = 10.0, vae_hard_fraction = 0.01, seeds = {1},
   texts = {"scratch"}, clip_steps = 600, clip_batch = 24, clip_lr = 3e-4, clip_frozen = true,
-  clip_mask_weight = 1.0, white_floor = 0.5,
+  clip_mask_weight = 1.0, white_floor = 0.5, film = false,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2, vae_steps = 2, latent_batch = 2, spaces = {"pixel", "kl-vae"},
@@ -135,14 +140,15 @@ local function build(space, seed, text)
     denoiser = whatif.denoiser("unet", {spatial_dims = p.dims, in_channels = channels,
                                         channels = space == "pixel" and p.widths or p.latent_widths,
                                         attention_levels = {}, cross_attention_levels = cross_levels(space),
-                                        context_dim = 64, dropout = 0.1}),
+                                        context_dim = 64, vector_dim = p.film and 128 or 0, dropout = 0.1}),
     schedule = (space ~= "pixel" and p.latent_base_size > 0)
       and whatif.schedule("shifted-cosine", {size = p.size // p.downsample, base_size = p.latent_base_size,
                                              spatial_dims = p.dims})
       or whatif.schedule("cosine"),
     sampler = whatif.sampler("ddim"),
-    conditioning = text and whatif.conditioning("cross-attention", {context_dim = 64, dropout = 0.1})
-      or whatif.conditioning("attributes", {categories = {3}, context_dim = 64, dropout = 0.1}),
+    conditioning = text and whatif.conditioning("cross-attention", {context_dim = 64, vector_dim = p.film and 128 or 0,
+                                                                    dropout = 0.1})
+      or whatif.conditioning("attributes", {categories = {3}, context_dim = 64, vector_dim = 128, dropout = 0.1}),
     text = text,
   }
 end
@@ -156,7 +162,7 @@ local results = whatif.experiment{
     local text = (not by_attributes) and text_tower(arm.text, ctx.seed) or nil
     local model = build(arm.space, ctx.seed, text)
     -- The scratch tower keeps the file names runs had before the text axis.
-    local tag = arm.text == "scratch" and arm.space or (arm.space .. "-" .. arm.text)
+    local tag = (arm.text == "scratch" and arm.space or (arm.space .. "-" .. arm.text)) .. (p.film and "-film" or "")
     local saved = ("models/%s-seed%d.h5"):format(tag, ctx.seed)
     if not pcall(model.load, model, saved) then
       local fit = model:fit(data, {steps = p.steps, batch_size = arm.space == "pixel" and p.batch or p.latent_batch,

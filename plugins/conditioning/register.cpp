@@ -19,14 +19,17 @@ const whatif::OptionSpec kDropout{"dropout", OptionType::Double, 0.1,
 void register_components(whatif::Registry& registry) {
   registry.add<whatif::Conditioning>(
       "conditioning", "cross-attention",
-      "text tokens projected to context tokens [B,T,context_dim] with the text's mask",
-      {{"context_dim", OptionType::Int, std::int64_t{128}, "width of the context tokens"}, kNull,
-       kDropout},
+      "text tokens projected to context tokens [B,T,context_dim] with the text's mask; with "
+      "vector_dim > 0 also the pooled text projected to a FiLM vector [B,vector_dim]",
+      {{"context_dim", OptionType::Int, std::int64_t{128}, "width of the context tokens"},
+       {"vector_dim", OptionType::Int, std::int64_t{0},
+        "width of the pooled text's FiLM vector; 0 = tokens only"},
+       kNull, kDropout},
       [](const whatif::Options& o) {
         return std::make_shared<wc::TextConditioning>(wc::TextTarget::Context,
                                                       o.get_int("context_dim"),
                                                       wc::parse_null(o.get_string("null")),
-                                                      o.get_double("dropout"));
+                                                      o.get_double("dropout"), o.get_int("vector_dim"));
       });
   registry.add<whatif::Conditioning>(
       "conditioning", "film", "the pooled text projected to a vector [B,vector_dim] for FiLM",

@@ -13,13 +13,17 @@ const char* scheme(TextTarget target) {
 }  // namespace
 
 TextConditioning::TextConditioning(TextTarget target, std::int64_t dim, NullKind null,
-                                   double dropout)
-    : ModuleConditioning(scheme(target), null, dropout), target_(target), dim_(dim) {
+                                   double dropout, std::int64_t vector_dim)
+    : ModuleConditioning(scheme(target), null, dropout), target_(target), dim_(dim),
+      vector_dim_(target == TextTarget::Context ? vector_dim : 0) {
   if (dim < 1)
     throw whatif::Error(std::string("option '") +
                         (target == TextTarget::Context ? "context_dim" : "vector_dim") +
                         "' must be at least 1, got " + std::to_string(dim));
+  if (vector_dim_ < 0)
+    throw whatif::Error("option 'vector_dim' must be 0 (tokens only) or more, got " + std::to_string(vector_dim_));
   null_embedding_ = add_null_embedding("null_embedding", dim);
+  if (vector_dim_ > 0) null_vector_ = add_null_embedding("null_vector", vector_dim_);
 }
 
 void TextConditioning::attach_text(std::shared_ptr<whatif::TextEncoder> text) {
@@ -32,6 +36,11 @@ void TextConditioning::attach_text(std::shared_ptr<whatif::TextEncoder> text) {
   } else {
     projection_ = net_->register_module("projection", torch::nn::Linear(text->width(), dim_));
     projection_->to(device_);
+    if (vector_dim_ > 0) {
+      vector_projection_ =
+          net_->register_module("vector_projection", torch::nn::Linear(text->width(), vector_dim_));
+      vector_projection_->to(device_);
+    }
   }
   text_ = std::move(text);
 }
@@ -46,6 +55,7 @@ whatif::Cond TextConditioning::encode(const whatif::CondInput& input) {
   if (target_ == TextTarget::Context) {
     cond.context = projection_(embedding.tokens);
     cond.context_mask = embedding.mask;
+    if (vector_projection_) cond.vector = vector_projection_(embedding.pooled);
   } else {
     cond.vector = projection_(embedding.pooled);
   }
@@ -57,6 +67,7 @@ whatif::Cond TextConditioning::null(std::int64_t batch_size) {
   if (target_ == TextTarget::Context) {
     cond.context = rows(null_embedding_.unsqueeze(0), batch_size);
     cond.context_mask = torch::ones({batch_size, 1}, torch::dtype(torch::kBool).device(device_));
+    if (null_vector_.defined()) cond.vector = rows(null_vector_, batch_size);
   } else {
     cond.vector = rows(null_embedding_, batch_size);
   }

@@ -72,7 +72,7 @@ int cgroup_cpu_quota() {
   const auto quota_of = [](double quota, double period) {
     return quota > 0 && period > 0 ? static_cast<int>(std::ceil(quota / period)) : 0;
   };
-  for (const std::string dir : {"/sys/fs/cgroup" + group, std::string("/sys/fs/cgroup")}) {
+  for (const std::string& dir : {"/sys/fs/cgroup" + group, std::string("/sys/fs/cgroup")}) {
     std::istringstream max(read(dir + "/cpu.max"));  // "max 100000" or "150000 100000"
     std::string quota;
     double period = 0;

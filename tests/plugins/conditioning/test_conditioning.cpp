@@ -107,6 +107,35 @@ CATCH_TEST_CASE("conditioning/film: projected pooled text; dropped rows become t
   CATCH_REQUIRE_THROWS_WITH(scheme->drop(cond, torch::zeros({3})), Catch::Contains("[B] bool"));
 }
 
+CATCH_TEST_CASE("conditioning/cross-attention with vector_dim: tokens to context and the pooled text to a "
+                "FiLM vector; a dropped row loses both") {
+  Plugins plugins;
+  torch::manual_seed(5);
+  const auto text = whatif_test::make_transformer(plugins.registry);
+  text->fit_tokenizer(whatif_test::report_corpus(), "");
+  CATCH_REQUIRE_THROWS_WITH(plugins.make("cross-attention", with({{"vector_dim", std::int64_t{-1}}})),
+                            Catch::Contains("vector_dim"));
+  const auto scheme = plugins.make(
+      "cross-attention", with({{"context_dim", std::int64_t{16}}, {"vector_dim", std::int64_t{12}}}));
+  scheme->attach_text(text);
+  const auto cond = scheme->encode(whatif::CondInput{kTexts, {}, {}});
+  const auto embedding = text->encode(kTexts);
+  const auto parameters = scheme->named_parameters();
+  CATCH_REQUIRE(at::allclose(cond.context, linear(parameters, "projection", embedding.tokens), 1e-5, 1e-6));
+  CATCH_REQUIRE(at::allclose(cond.vector, linear(parameters, "vector_projection", embedding.pooled), 1e-5, 1e-6));
+  CATCH_REQUIRE(cond.vector.sizes() == at::IntArrayRef({3, 12}));
+
+  const auto null = scheme->null(3);
+  CATCH_REQUIRE(null.context.sizes() == at::IntArrayRef({3, 1, 16}));
+  CATCH_REQUIRE(null.vector.sizes() == at::IntArrayRef({3, 12}));
+  CATCH_REQUIRE(at::equal(null.vector[0], whatif_test::named(parameters, "null_vector")));
+  const auto dropped = scheme->drop(cond, torch::tensor({false, true, false}));
+  CATCH_REQUIRE(at::equal(dropped.vector[0], cond.vector[0]));
+  CATCH_REQUIRE(at::equal(dropped.vector[1], null.vector[1]));
+  CATCH_REQUIRE(at::equal(dropped.context[1][0], null.context[1][0]));
+  CATCH_REQUIRE(at::equal(dropped.context[2], cond.context[2]));
+}
+
 CATCH_TEST_CASE("conditioning/concat: the source passes through; null and dropped rows are zeros") {
   Plugins plugins;
   const auto scheme = plugins.make("concat", with({{"channels", std::int64_t{2}}}));
