@@ -42,6 +42,8 @@
 -- condition reaches the U-Net only through cross-attention (the attribute arm's vector is then
 -- built but not read). Models trained with FiLM are saved under their own name (`-film`).
 --
+-- `keep_pairs` twin pairs per arm are stored as samples (the first by default).
+--
 -- One model is trained per space, text tower and seed and shared by the arms of that seed (saved
 -- in the run directory). `seeds` lists the training seeds (the `small` preset runs three); the summary gives
 -- each number as mean ± std over them (or the seeds' values when fewer than three) and says in
@@ -57,7 +59,7 @@ local p = whatif.params{
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
   vae_hard_weight = 10.0, vae_hard_fraction = 0.01, seeds = {1},
   texts = {"scratch"}, clip_steps = 600, clip_batch = 24, clip_lr = 3e-4, clip_frozen = true,
-  clip_mask_weight = 1.0, white_floor = 0.5, film = false,
+  clip_mask_weight = 1.0, white_floor = 0.5, film = false, keep_pairs = 1,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2, vae_steps = 2, latent_batch = 2, spaces = {"pixel", "kl-vae"},
@@ -179,7 +181,7 @@ local results = whatif.experiment{
                                               white_floor = p.white_floor})
     local m = cf.evaluate(model, judges, ctx, {pairs = p.pairs, guidance = arm.guidance,
                                                steps = p.sample_steps, delta = p.delta,
-                                               by_attributes = by_attributes})
+                                               by_attributes = by_attributes, keep = p.keep_pairs})
     if text then m.prompt_token_distance, m.prompt_pooled_cosine = prompt_separation(text) end
     return m
   end,

@@ -74,7 +74,8 @@ local levels = {minimal = 0, high = 2}
 
 -- `opts.pairs` fixed-noise pairs "minimal" vs "high lesion load" (seeds 101, 102, ...) at guidance
 -- `opts.guidance` with `opts.steps` sampler steps (and `opts.decode_tile` when set), judged by
--- `j` (M.judges); with `opts.by_attributes` the twins are asked for by the `level` attribute
+-- `j` (M.judges); `opts.keep` pairs (default 1) are stored as samples ("minimal", "high", then
+-- "minimal-2", "high-2", ...); with `opts.by_attributes` the twins are asked for by the `level` attribute
 -- instead of the prompts. Stores the first pair as samples of `ctx`, on the dataset's grid, with the change
 -- real twins show as their ground truth. Returns the metrics table; the darkening fractions are
 -- taken at `opts.delta` (the brighter fraction is the noise floor); `lesion_white_ml` is the part
@@ -85,14 +86,14 @@ function M.evaluate(model, j, ctx, opts)
   j.effect:reset()
   local preservation = whatif.metric("subject-preservation", {data_range = 1})
   local darker, brighter, white, voxels = 0, 0, 0, 0
-  local first
+  local kept_pairs = {}
   local start = whatif.clock()
   for i = 1, opts.pairs do
     local minimal, high = model:counterfactual{
       prompts = (not opts.by_attributes) and {"minimal lesion load", "high lesion load"} or nil,
       attributes = opts.by_attributes and {{level = levels.minimal}, {level = levels.high}} or nil,
       seed = 100 + i, guidance = opts.guidance, steps = opts.steps, decode_tile = opts.decode_tile or 0}
-    if i == 1 then first = {minimal, high} end
+    if i <= (opts.keep or 1) then kept_pairs[i] = {minimal, high} end
     preservation:update{generated = high, source = minimal}
     j.alignment:update{generated = minimal, attributes = {level = levels.minimal}}
     j.alignment:update{generated = high, attributes = {level = levels.high}}
@@ -105,12 +106,15 @@ function M.evaluate(model, j, ctx, opts)
   end
   local seconds = whatif.clock() - start
   local kept, aligned, effect = preservation:compute(), j.alignment:compute(), j.effect:compute()
-  ctx:sample("minimal", first[1], {note = "prompt: minimal lesion load", geometry = j.data})
-  ctx:sample("high", first[2], {
-    note = ("prompt: high lesion load; w = %g, same noise as minimal"):format(opts.guidance),
-    truth = ("real twins of levels minimal and high differ by %.2f ml of lesion (mean over the dataset's twins)")
-      :format(effect.effectiveness_expected_ml),
-    geometry = j.data})
+  for i, pair in ipairs(kept_pairs) do
+    local suffix = i == 1 and "" or ("-" .. i)
+    ctx:sample("minimal" .. suffix, pair[1], {note = "prompt: minimal lesion load", geometry = j.data})
+    ctx:sample("high" .. suffix, pair[2], {
+      note = ("prompt: high lesion load; w = %g, same noise as minimal%s"):format(opts.guidance, suffix),
+      truth = ("real twins of levels minimal and high differ by %.2f ml of lesion (mean over the dataset's twins)")
+        :format(effect.effectiveness_expected_ml),
+      geometry = j.data})
+  end
   return {subject_ms_ssim = kept.source_ms_ssim, subject_psnr = kept.source_psnr,
           text_alignment = aligned.text_alignment,
           classifier_heldout_accuracy = aligned.classifier_heldout_accuracy,
