@@ -6,8 +6,8 @@
 -- attribute classifier trained on the real training split (its held-out accuracy is reported
 -- beside it); the lesion-volume error compares the darkened volume between twins with the change
 -- real twins show (docs/metrics.md). A lesion darkens white matter, which reads bright: the part
--- of the darkening where the minimal twin reads at least `white_floor` (0.5; 99 % of the real
--- twins' lesion darkening sits there) is reported beside the total, because darkening of grey
+-- of the darkening where the minimal twin reads at least `white_floor` (counterfactual.lua's; all
+-- of the real twins' lesion darkening sits there) is reported beside the total, because darkening of grey
 -- matter or CSF counts as growth in the total but is not a lesion.
 --
 -- `widths` and `batch` are the pixel U-Net's; `latent_widths` and `latent_batch` the latent
@@ -59,7 +59,7 @@ local p = whatif.params{
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
   vae_hard_weight = 10.0, vae_hard_fraction = 0.01, seeds = {1},
   texts = {"scratch"}, clip_steps = 600, clip_batch = 24, clip_lr = 3e-4, clip_frozen = true,
-  clip_mask_weight = 1.0, white_floor = 0.5, film = false, keep_pairs = 1,
+  clip_mask_weight = 1.0, white_floor = cf.white_floor, film = false, keep_pairs = 1,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2, vae_steps = 2, latent_batch = 2, spaces = {"pixel", "kl-vae"},
