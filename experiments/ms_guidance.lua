@@ -42,6 +42,11 @@
 -- condition reaches the U-Net only through cross-attention (the attribute arm's vector is then
 -- built but not read). Models trained with FiLM are saved under their own name (`-film`).
 --
+-- `mask_weight` > 0 weighs the U-Net's loss on the lesion masks: a voxel inside a lesion counts
+-- 1 + mask_weight times (in latent space, a latent voxel over any lesion voxel). Lesions are a
+-- fraction of a percent of the volume, so under the plain loss the U-Net can ignore them at little
+-- cost. Models trained so are saved under their own name (`-maskN`).
+--
 -- `keep_pairs` twin pairs per arm are stored as samples (the first by default).
 --
 -- One model is trained per space, text tower and seed and shared by the arms of that seed (saved
@@ -59,11 +64,11 @@ local p = whatif.params{
   downsample = 2, vae_steps = 1600, vae_lr = 5e-4, vae_l2_weight = 100.0, vae_bf16 = true,
   vae_hard_weight = 10.0, vae_hard_fraction = 0.01, seeds = {1},
   texts = {"scratch"}, clip_steps = 600, clip_batch = 24, clip_lr = 3e-4, clip_frozen = true,
-  clip_mask_weight = 1.0, white_floor = cf.white_floor, film = false, keep_pairs = 1,
+  clip_mask_weight = 1.0, white_floor = cf.white_floor, film = false, mask_weight = 0.0, keep_pairs = 1,
   presets = {
     smoke = {subjects = 2, dims = 2, steps = 2, batch = 2, sample_steps = 2, pairs = 1, bf16 = false,
              classifier_steps = 2, vae_steps = 2, latent_batch = 2, spaces = {"pixel", "kl-vae"},
-             texts = {"scratch", "clip", "attributes"}, clip_steps = 2, clip_batch = 4},
+             texts = {"scratch", "clip", "attributes"}, clip_steps = 2, clip_batch = 4, mask_weight = 1.0},
     small = {subjects = 32, steps = 3000, sample_steps = 25, pairs = 6, seeds = {1, 2, 3}},
     paper = {subjects = 400, size = 128, steps = 200000, sample_steps = 100, pairs = 64},
   },
@@ -152,6 +157,7 @@ local function build(space, seed, text)
                                                                     dropout = 0.1})
       or whatif.conditioning("attributes", {categories = {3}, context_dim = 64, vector_dim = 128, dropout = 0.1}),
     text = text,
+    mask_weight = p.mask_weight,
   }
 end
 
@@ -165,6 +171,7 @@ local results = whatif.experiment{
     local model = build(arm.space, ctx.seed, text)
     -- The scratch tower keeps the file names runs had before the text axis.
     local tag = (arm.text == "scratch" and arm.space or (arm.space .. "-" .. arm.text)) .. (p.film and "-film" or "")
+      .. (p.mask_weight > 0 and ("-mask%g"):format(p.mask_weight) or "")
     local saved = ("models/%s-seed%d.h5"):format(tag, ctx.seed)
     if not pcall(model.load, model, saved) then
       local fit = model:fit(data, {steps = p.steps, batch_size = arm.space == "pixel" and p.batch or p.latent_batch,

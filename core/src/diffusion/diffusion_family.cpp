@@ -1,5 +1,7 @@
 // The `diffusion` model family: whatif.diffusion{encoder =, denoiser =, schedule =, sampler =,
-// conditioning =, text =, target =, weighting =, ...}.
+// conditioning =, text =, target =, weighting =, mask_weight =, ...}.
+#include <cmath>
+
 #include "diffusion/diffusion_model.hpp"
 #include "whatif/model_family.hpp"
 
@@ -18,6 +20,8 @@ ModelFamily diffusion_family() {
       {"min_snr_gamma", OptionType::Double, defaults.min_snr_gamma, "γ of min-SNR weighting"},
       {"sigmoid_bias", OptionType::Double, defaults.sigmoid_bias, "b of sigmoid weighting"},
       {"multiscale", OptionType::Int, defaults.multiscale, "extra coarser scales in the loss"},
+      {"mask_weight", OptionType::Double, defaults.mask_weight,
+       "λ: voxels inside the dataset's mask weigh 1 + λ in the loss (0: masks unused)"},
   };
   f.sampling = {"seed", "steps", "guidance", "t_start"};
   f.make = [](const ModelParts& p) -> std::shared_ptr<Model> {
@@ -34,6 +38,9 @@ ModelFamily diffusion_family() {
     config.min_snr_gamma = p.options.get_double("min_snr_gamma");
     config.sigmoid_bias = p.options.get_double("sigmoid_bias");
     config.multiscale = p.options.get_int("multiscale");
+    config.mask_weight = p.options.get_double("mask_weight");
+    if (!(config.mask_weight >= 0) || !std::isfinite(config.mask_weight))
+      throw Error("diffusion: option 'mask_weight' must be a number ≥ 0");
     return std::make_shared<DiffusionModel>(std::move(parts), config);
   };
   return f;

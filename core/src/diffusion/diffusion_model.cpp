@@ -45,7 +45,8 @@ std::string DiffusionModel::config_json() const {
                      {"weighting", to_string(process_.config().weighting)},
                      {"min_snr_gamma", process_.config().min_snr_gamma},
                      {"sigmoid_bias", process_.config().sigmoid_bias},
-                     {"multiscale", process_.config().multiscale}}}};
+                     {"multiscale", process_.config().multiscale},
+                     {"mask_weight", process_.config().mask_weight}}}};
   return j.dump();
 }
 
@@ -60,6 +61,27 @@ at::Tensor DiffusionModel::attributes_tensor(const std::vector<std::map<std::str
       out.index_put_({static_cast<std::int64_t>(i), static_cast<std::int64_t>(j)}, it->second);
     }
   return out;
+}
+
+std::vector<at::Tensor> DiffusionModel::loss_masks(const Dataset& data, const std::vector<at::Tensor>& representations) const {
+  std::vector<at::Tensor> masks;
+  if (process_.config().mask_weight <= 0) return masks;
+  // The masks are read from the dataset even when the latents come from the cache.
+  for (std::int64_t i = 0; i < data.size(); ++i) {
+    const Example e = data.get(i);
+    const at::Tensor& z = representations[static_cast<std::size_t>(i)];
+    if (!e.mask.defined() || e.mask.dim() != z.dim())
+      throw Error("diffusion fit: example " + std::to_string(i) + " has no mask of the image's dimensions; option "
+                  "'mask_weight' needs a dataset with masks (synthetic-brain, synthetic-chest), or set it to 0");
+    // Any label counts as inside. In latent space a latent voxel is inside when any image voxel it
+    // covers is (adaptive max pooling to the latent's grid).
+    at::Tensor inside = (e.mask.narrow(0, 0, 1) > 0).to(at::kFloat).unsqueeze(0);
+    const auto grid = z.sizes().slice(1);
+    if (inside.sizes().slice(2) != grid)
+      inside = std::get<0>(z.dim() == 4 ? at::adaptive_max_pool3d(inside, grid) : at::adaptive_max_pool2d(inside, grid));
+    masks.push_back(inside[0]);
+  }
+  return masks;
 }
 
 FitResult DiffusionModel::fit(const Dataset& data, const FitRequest& options) {
@@ -81,6 +103,7 @@ FitResult DiffusionModel::fit(const Dataset& data, const FitRequest& options) {
   }
   if (parts_.text && !parts_.text->frozen()) parts_.text->fit_tokenizer(encoded.texts, options.tokenizer_dir);
   const std::vector<at::Tensor>& representations = encoded.latents;
+  const std::vector<at::Tensor> masks = loss_masks(data, representations);
   TrainConfig train = options.train;
   train.config_json = config_json();
   train.data_json = data_json_ = describe_data(data);
@@ -89,7 +112,7 @@ FitResult DiffusionModel::fit(const Dataset& data, const FitRequest& options) {
   const BatchSampler sampler(n, batch, train.accumulate, train.seed);
   auto loss = [&](std::int64_t step, std::int64_t micro, at::Generator& generator,
                   std::map<std::string, double>&) {
-    std::vector<at::Tensor> latents;
+    std::vector<at::Tensor> latents, mask;
     CondInput input;
     std::vector<std::map<std::string, double>> attributes;
     for (const std::int64_t index : sampler.indices(step, micro)) {
@@ -97,6 +120,7 @@ FitResult DiffusionModel::fit(const Dataset& data, const FitRequest& options) {
       latents.push_back(representations[i]);
       input.text.push_back(encoded.texts[i]);
       attributes.push_back(encoded.attributes[i]);
+      if (!masks.empty()) mask.push_back(masks[i]);
     }
     const at::Tensor x0 = at::stack(latents);
     Cond cond;
@@ -109,7 +133,7 @@ FitResult DiffusionModel::fit(const Dataset& data, const FitRequest& options) {
         cond = parts_.conditioning->drop(cond, drop);
       }
     }
-    return process_.loss(x0, cond, generator);
+    return process_.loss(x0, cond, generator, mask.empty() ? at::Tensor() : at::stack(mask));
   };
   FitResult result;
   result.train = trainer.fit(loss);

@@ -65,6 +65,9 @@ class DiffusionModel : public Model {
   Cond condition(const Condition& condition, std::int64_t batch) const;
   DenoiseFn guided(const Condition& condition, double guidance);
   at::Tensor attributes_tensor(const std::vector<std::map<std::string, double>>& rows) const;
+  // Per example [1, *S'] (1 inside the dataset's mask, on the representations' grid) when the
+  // loss weighs masks (mask_weight > 0); empty otherwise.
+  std::vector<at::Tensor> loss_masks(const Dataset& data, const std::vector<at::Tensor>& representations) const;
   // Sampling runs every part in eval mode (no dropout), whether the model was just fitted or
   // loaded: modules are built in training mode.
   void eval_mode();

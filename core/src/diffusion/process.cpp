@@ -96,7 +96,8 @@ at::Tensor DiffusionProcess::denoise(const at::Tensor& x_t, const at::Tensor& t,
   return clean_estimate(denoiser_.forward(x_t / n.r, n.lambda, cond), x_t, n);
 }
 
-at::Tensor DiffusionProcess::loss(const at::Tensor& x0, const Cond& cond, at::Generator& generator) const {
+at::Tensor DiffusionProcess::loss(const at::Tensor& x0, const Cond& cond, at::Generator& generator,
+                                  const at::Tensor& mask) const {
   const std::int64_t batch = x0.size(0);
   // Stratified times: one uniform offset, evenly spread over the batch (lower variance).
   const at::Tensor u = at::rand({1}, generator, at::kDouble);
@@ -118,12 +119,26 @@ at::Tensor DiffusionProcess::loss(const at::Tensor& x0, const Cond& cond, at::Ge
       break;
   }
   at::Tensor error = prediction - target;
-  at::Tensor mse = error.square().flatten(1).mean(1);
-  // Simple Diffusion's multiscale loss: the error also counts at coarser resolutions.
   const std::int64_t dims = x0.dim() - 2;
+  const auto pool = [dims](const at::Tensor& v) { return dims == 3 ? at::avg_pool3d(v, 2) : at::avg_pool2d(v, 2); };
+  // Voxel weights 1 + λ·mask (broadcast over channels), or none.
+  at::Tensor voxel_weight;
+  if (mask.defined() && config_.mask_weight > 0) {
+    if (mask.dim() != x0.dim() || mask.size(0) != batch || mask.size(1) != 1 ||
+        mask.sizes().slice(2) != x0.sizes().slice(2))
+      throw Error("diffusion loss: the mask does not match the batch's shape (expected [B, 1, *spatial])");
+    voxel_weight = 1.0 + config_.mask_weight * mask.to(at::kFloat);
+  }
+  const auto weighted_mse = [&](const at::Tensor& e) {
+    const at::Tensor squared = e.square();
+    return (voxel_weight.defined() ? squared * voxel_weight : squared).flatten(1).mean(1);
+  };
+  at::Tensor mse = weighted_mse(error);
+  // Simple Diffusion's multiscale loss: the error also counts at coarser resolutions.
   for (std::int64_t scale = 1; scale <= config_.multiscale; ++scale) {
-    error = dims == 3 ? at::avg_pool3d(error, 2) : at::avg_pool2d(error, 2);
-    mse = mse + error.square().flatten(1).mean(1);
+    error = pool(error);
+    if (voxel_weight.defined()) voxel_weight = pool(voxel_weight);
+    mse = mse + weighted_mse(error);
   }
   mse = mse / static_cast<double>(config_.multiscale + 1);
   at::Tensor weight;

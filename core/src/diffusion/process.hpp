@@ -33,6 +33,7 @@ struct ProcessConfig {
   double min_snr_gamma = 5.0;  // min-SNR-γ (Hang et al. 2023)
   double sigmoid_bias = -3.0;  // sigmoid weighting w(λ) = sigmoid(b − λ) in ε-space (Kingma & Gao 2023)
   std::int64_t multiscale = 0; // extra 2× average-pooled scales in the loss (Simple Diffusion)
+  double mask_weight = 0.0;    // λ: a voxel inside the dataset's mask counts 1 + λ times in the loss
 };
 
 // Per-example scales at times t [B], broadcastable against x [B, C, ...].
@@ -49,7 +50,10 @@ class DiffusionProcess {
   DiffusionProcess(ProcessConfig config, Denoiser& denoiser, const Schedule& schedule);
 
   // Training loss of clean representations x0 [B, C, ...] under `cond`; t and ε from `generator`.
-  at::Tensor loss(const at::Tensor& x0, const Cond& cond, at::Generator& generator) const;
+  // With `mask` [B, 1, ...] (1 inside, 0 outside, the spatial size of x0) each voxel's squared
+  // error is weighted 1 + mask_weight · mask, at every multiscale level (the mask pooled alike).
+  at::Tensor loss(const at::Tensor& x0, const Cond& cond, at::Generator& generator,
+                  const at::Tensor& mask = {}) const;
 
   // x̂ from the network's raw prediction at noisy input x_t.
   at::Tensor clean_estimate(const at::Tensor& prediction, const at::Tensor& x_t,

@@ -259,6 +259,50 @@ CATCH_TEST_CASE("the multiscale loss adds the MSE of the 2×-pooled error (2D an
   }
 }
 
+CATCH_TEST_CASE("mask_weight weighs each voxel's squared error 1 + λ·mask, at every scale") {
+  at::Generator data = at::make_generator<at::CPUGeneratorImpl>(9);
+  LinearLogSnr schedule;
+  for (const std::int64_t dims : {2, 3}) {
+    CATCH_CAPTURE(dims);
+    std::vector<std::int64_t> shape{3, 1};
+    for (std::int64_t d = 0; d < dims; ++d) shape.push_back(4);
+    const at::Tensor x0 = at::randn(shape, data);
+    const at::Tensor mask = (at::rand(shape, data) < 0.3).to(at::kFloat);
+    Probe probe;  // predicts 0: the x-target error is −x0
+    whatif::ProcessConfig c = config(Target::X);
+    c.multiscale = 1;
+    c.mask_weight = 4.0;
+    const whatif::DiffusionProcess process(c, probe, schedule);
+    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(2);
+    const double loss = process.loss(x0, {}, g, mask).item<double>();
+    // By hand: weights 1 + 4·mask; at the 2× scale the error and the weights are each averaged
+    // over (2, 2[, 2]) blocks.
+    const at::Tensor w = 1.0 + 4.0 * mask;
+    const auto pool = [&](const at::Tensor& v) {
+      return dims == 2 ? v.reshape({3, 1, 2, 2, 2, 2}).mean({3, 5}) : v.reshape({3, 1, 2, 2, 2, 2, 2, 2}).mean({3, 5, 7});
+    };
+    const at::Tensor per_example = ((w * x0.square()).flatten(1).mean(1) +
+                                    (pool(w) * pool(x0).square()).flatten(1).mean(1)) / 2.0;
+    CATCH_REQUIRE(loss == Approx(per_example.mean().item<double>()).epsilon(1e-5));
+    // An empty mask, or λ = 0, is the unweighted loss.
+    at::Generator g0 = at::make_generator<at::CPUGeneratorImpl>(2);
+    c.mask_weight = 0.0;
+    const whatif::DiffusionProcess plain(c, probe, schedule);
+    const double unweighted = plain.loss(x0, {}, g0, mask).item<double>();
+    at::Generator g1 = at::make_generator<at::CPUGeneratorImpl>(2);
+    CATCH_REQUIRE(process.loss(x0, {}, g1, at::zeros_like(mask)).item<double>() == Approx(unweighted).epsilon(1e-6));
+    CATCH_REQUIRE(loss > unweighted);
+  }
+  // A mask of another shape is refused.
+  Probe probe;
+  whatif::ProcessConfig c = config(Target::X);
+  c.mask_weight = 1.0;
+  const whatif::DiffusionProcess process(c, probe, schedule);
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(2);
+  CATCH_REQUIRE(error_of([&] { process.loss(at::zeros({2, 1, 4, 4}), {}, g, at::zeros({2, 1, 2, 2})); })
+                    .find("mask does not match") != std::string::npos);
+}
+
 CATCH_TEST_CASE("denoise feeds the network z = x_t / r and λ, and converts its prediction") {
   RectifiedFlow schedule;
   Probe probe;

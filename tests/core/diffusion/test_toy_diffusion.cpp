@@ -180,4 +180,8 @@ CATCH_TEST_CASE("diffusion refuses what it cannot do") {
   inversion.source = at::zeros({1, 1, 8, 8});
   inversion.factual.count = inversion.counterfactual.count = 1;
   CATCH_REQUIRE_THROWS_WITH(stochastic.counterfactual(inversion), Catch::Contains("invertible"));
+  whatif::ProcessConfig masked;
+  masked.mask_weight = 1.0;
+  whatif::DiffusionModel needs_masks(parts(false), masked);
+  CATCH_REQUIRE_THROWS_WITH(needs_masks.fit(TwoModes(), fit_options(1)), Catch::Contains("has no mask"));
 }
