@@ -45,7 +45,10 @@
 -- `mask_weight` > 0 weighs the U-Net's loss on the lesion masks: a voxel inside a lesion counts
 -- 1 + mask_weight times (in latent space, a latent voxel over any lesion voxel). Lesions are a
 -- fraction of a percent of the volume, so under the plain loss the U-Net can ignore them at little
--- cost. Models trained so are saved under their own name (`-maskN`).
+-- cost. The weight also moves what the loss is minimised by: at a white-matter voxel that is a
+-- lesion with probability p, the weighted optimum is a lesion with probability p(1+λ)/(1 + pλ), so
+-- a large weight darkens all of the high-load twin's white matter (docs/experiments.md measures
+-- it). Models trained so are saved under their own name (`-maskN`).
 --
 -- `keep_pairs` twin pairs per arm are stored as samples (the first by default).
 --
