@@ -236,63 +236,38 @@ CATCH_TEST_CASE("the loss is the weighted target-space MSE: uniform, min-SNR-γ 
   }
 }
 
-CATCH_TEST_CASE("the multiscale loss adds the MSE of the 2×-pooled error (2D and 3D)") {
+CATCH_TEST_CASE("the multiscale loss adds the 2×-pooled error; mask_weight weighs voxels 1 + λ·mask at every scale") {
   at::Generator data = at::make_generator<at::CPUGeneratorImpl>(8);
   LinearLogSnr schedule;
-  for (const std::int64_t dims : {2, 3}) {
-    CATCH_CAPTURE(dims);
-    std::vector<std::int64_t> shape{3, 1};
-    for (std::int64_t d = 0; d < dims; ++d) shape.push_back(4);
-    const at::Tensor x0 = at::randn(shape, data);
-    Probe probe;  // predicts 0: the x-target error is −x0
-    whatif::ProcessConfig c = config(Target::X);
-    c.multiscale = 1;
-    const whatif::DiffusionProcess process(c, probe, schedule);
-    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(2);
-    const double loss = process.loss(x0, {}, g).item<double>();
-    // 2× average pooling by hand: split each side into (2, 2) and average the inner halves.
-    const at::Tensor pooled = dims == 2 ? x0.reshape({3, 1, 2, 2, 2, 2}).mean({3, 5})
-                                        : x0.reshape({3, 1, 2, 2, 2, 2, 2, 2}).mean({3, 5, 7});
-    const at::Tensor per_example_mse =
-        (x0.square().flatten(1).mean(1) + pooled.square().flatten(1).mean(1)) / 2.0;
-    CATCH_REQUIRE(loss == Approx(per_example_mse.mean().item<double>()).epsilon(1e-5));
-  }
-}
-
-CATCH_TEST_CASE("mask_weight weighs each voxel's squared error 1 + λ·mask, at every scale") {
-  at::Generator data = at::make_generator<at::CPUGeneratorImpl>(9);
-  LinearLogSnr schedule;
-  for (const std::int64_t dims : {2, 3}) {
-    CATCH_CAPTURE(dims);
-    std::vector<std::int64_t> shape{3, 1};
-    for (std::int64_t d = 0; d < dims; ++d) shape.push_back(4);
-    const at::Tensor x0 = at::randn(shape, data);
-    const at::Tensor mask = (at::rand(shape, data) < 0.3).to(at::kFloat);
-    Probe probe;  // predicts 0: the x-target error is −x0
-    whatif::ProcessConfig c = config(Target::X);
-    c.multiscale = 1;
-    c.mask_weight = 4.0;
-    const whatif::DiffusionProcess process(c, probe, schedule);
-    at::Generator g = at::make_generator<at::CPUGeneratorImpl>(2);
-    const double loss = process.loss(x0, {}, g, mask).item<double>();
-    // By hand: weights 1 + 4·mask; at the 2× scale the error and the weights are each averaged
-    // over (2, 2[, 2]) blocks.
-    const at::Tensor w = 1.0 + 4.0 * mask;
-    const auto pool = [&](const at::Tensor& v) {
-      return dims == 2 ? v.reshape({3, 1, 2, 2, 2, 2}).mean({3, 5}) : v.reshape({3, 1, 2, 2, 2, 2, 2, 2}).mean({3, 5, 7});
-    };
-    const at::Tensor per_example = ((w * x0.square()).flatten(1).mean(1) +
-                                    (pool(w) * pool(x0).square()).flatten(1).mean(1)) / 2.0;
-    CATCH_REQUIRE(loss == Approx(per_example.mean().item<double>()).epsilon(1e-5));
-    // An empty mask, or λ = 0, is the unweighted loss.
-    at::Generator g0 = at::make_generator<at::CPUGeneratorImpl>(2);
-    c.mask_weight = 0.0;
-    const whatif::DiffusionProcess plain(c, probe, schedule);
-    const double unweighted = plain.loss(x0, {}, g0, mask).item<double>();
-    at::Generator g1 = at::make_generator<at::CPUGeneratorImpl>(2);
-    CATCH_REQUIRE(process.loss(x0, {}, g1, at::zeros_like(mask)).item<double>() == Approx(unweighted).epsilon(1e-6));
-    CATCH_REQUIRE(loss > unweighted);
-  }
+  for (const std::int64_t dims : {2, 3})
+    for (const double lambda : {0.0, 4.0}) {
+      CATCH_CAPTURE(dims, lambda);
+      std::vector<std::int64_t> shape{3, 1};
+      for (std::int64_t d = 0; d < dims; ++d) shape.push_back(4);
+      const at::Tensor x0 = at::randn(shape, data);
+      const at::Tensor mask = (at::rand(shape, data) < 0.3).to(at::kFloat);
+      Probe probe;  // predicts 0: the x-target error is −x0
+      whatif::ProcessConfig c = config(Target::X);
+      c.multiscale = 1;
+      c.mask_weight = lambda;
+      const whatif::DiffusionProcess process(c, probe, schedule);
+      at::Generator g = at::make_generator<at::CPUGeneratorImpl>(2);
+      const double loss = process.loss(x0, {}, g, mask).item<double>();
+      // By hand: weights 1 + λ·mask; 2× average pooling splits each side into (2, 2) and averages
+      // the inner halves, of the error and of the weights alike.
+      const at::Tensor w = 1.0 + lambda * mask;
+      const auto pool = [&](const at::Tensor& v) {
+        return dims == 2 ? v.reshape({3, 1, 2, 2, 2, 2}).mean({3, 5}) : v.reshape({3, 1, 2, 2, 2, 2, 2, 2}).mean({3, 5, 7});
+      };
+      const at::Tensor per_example = ((w * x0.square()).flatten(1).mean(1) +
+                                      (pool(w) * pool(x0).square()).flatten(1).mean(1)) / 2.0;
+      CATCH_REQUIRE(loss == Approx(per_example.mean().item<double>()).epsilon(1e-5));
+      // No mask, or an empty one, is the unweighted loss.
+      at::Generator g0 = at::make_generator<at::CPUGeneratorImpl>(2), g1 = at::make_generator<at::CPUGeneratorImpl>(2);
+      const double unweighted = process.loss(x0, {}, g0).item<double>();
+      CATCH_REQUIRE(process.loss(x0, {}, g1, at::zeros_like(mask)).item<double>() == Approx(unweighted).epsilon(1e-6));
+      if (lambda > 0) CATCH_REQUIRE(loss > unweighted);
+    }
   // A mask of another shape is refused.
   Probe probe;
   whatif::ProcessConfig c = config(Target::X);
