@@ -265,7 +265,8 @@ local function summarize(space, rows)
      .. "Alignment is %s. At w = %g the high-load twin darkens %s ml and brightens %s ml (net %s ml) "
      .. "against %.2f ml of lesions between real twins, where the measure is off by %.3f ml. Of the darkening, "
      .. "%s ml sits in white matter (where the minimal twin reads at least %g), where lesions are: "
-     .. "%.0f %% of the real twins' darkening does.%s%s"):format(
+     .. "%.0f %% of the real twins' darkening does. White matter as a whole changes by %s on average "
+     .. "(real twins: %.4f; a lesion load moves it little, a diffuse darkening much).%s%s"):format(
       space, word, holds, n, monotone_seeds, n, first.w, last.w,
       cell(first, "%.4g", alignment), cell(last, "%.4g", alignment),
       cell(first, "%.5f", function(m) return m.subject_ms_ssim end),
@@ -278,7 +279,9 @@ local function summarize(space, rows)
       mean(last, function(m) return m.lesion_expected_ml end),
       mean(first, function(m) return m.measure_real_error_ml end),
       cell(last, "%.2f", function(m) return m.lesion_white_ml end), p.white_floor,
-      100 * mean(first, function(m) return m.real_white_share end), verdict, separation),
+      100 * mean(first, function(m) return m.real_white_share end),
+      cell(last, "%.4f", function(m) return m.white_mean_change end),
+      mean(first, function(m) return m.real_white_mean_change end), verdict, separation),
     "", table.concat(lines, "\n")}, "\n")
 end
 

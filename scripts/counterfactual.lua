@@ -11,29 +11,34 @@ local M = {}
 M.white_floor = 0.5
 
 -- Fraction of voxels where `high` is darker than `low` by more than delta, and the reverse; with
--- `floor`, also the fraction that is darker where `low` reads at least `floor`. A lesion is a dark
+-- `floor`, also the fraction that is darker where `low` reads at least `floor`, and the mean change
+-- (high − low) over the voxels where `low` reads at least `floor`. A lesion is a dark
 -- spot in white matter, which reads bright in T1: darkening of tissue that already reads dark
 -- (grey matter, CSF) is not lesion-like, however much of it there is.
 function M.darkening(low, high, delta, floor)
   local darker = (low - high):gt(delta)
   local brighter = (high - low):gt(delta):mean()
-  local in_white = floor and (darker * low:gt(floor)):mean() or nil
-  return darker:mean(), brighter, in_white
+  if not floor then return darker:mean(), brighter end
+  local white = low:gt(floor)
+  local n = white:sum()
+  return darker:mean(), brighter, (darker * white):mean(), n > 0 and ((high - low) * white):sum() / n or 0
 end
 
 -- The share of the real twins' lesion darkening (level 0 → 2, by more than delta) that sits where
 -- the minimal twin reads at least `floor`: how much of a true lesion the white-matter measure keeps.
+-- Second: the mean change of white matter between those twins, averaged over the pairs (a lesion
+-- moves it little; a diffuse darkening of white matter, much).
 function M.white_share(data, delta, floor)
   local attributes, level = data:attributes(1, data:size()), {}
   for i, a in ipairs(attributes) do level[i] = a.level end
-  local darker, white = 0, 0
+  local darker, white, change, pairs = 0, 0, 0, 0
   for _, pair in ipairs(data:pairs()) do
     if level[pair[1]] == 0 and level[pair[2]] == 2 then
-      local d, _, w = M.darkening(data:images(pair[1], 1), data:images(pair[2], 1), delta, floor)
-      darker, white = darker + d, white + w
+      local d, _, w, c = M.darkening(data:images(pair[1], 1), data:images(pair[2], 1), delta, floor)
+      darker, white, change, pairs = darker + d, white + w, change + c, pairs + 1
     end
   end
-  return darker > 0 and white / darker or 0 / 0
+  return darker > 0 and white / darker or 0 / 0, pairs > 0 and change / pairs or 0 / 0
 end
 
 -- Voxel count → millilitres for a volume of `n` voxels at `spacing_mm` (isotropic).
@@ -54,7 +59,7 @@ function M.judges(data, seed, opts)
     local real = alignment:fit(data, {seed = seed})
     for k, v in pairs(effect:fit(data)) do real[k] = v end
     local floor = opts.white_floor or M.white_floor
-    real.white_share = M.white_share(data, opts.delta, floor)
+    real.white_share, real.white_mean_change = M.white_share(data, opts.delta, floor)
     local spacing = data:geometry().spacing
     judges[key] = {alignment = alignment, effect = effect, real = real, data = data, white_floor = floor,
                    voxel_ml = spacing[1] * spacing[2] * (spacing[3] or 1) / 1000}
@@ -84,12 +89,14 @@ local levels = {minimal = 0, high = 2}
 -- real twins show as their ground truth. Returns the metrics table; the darkening fractions are
 -- taken at `opts.delta` (the brighter fraction is the noise floor); `lesion_white_ml` is the part
 -- of the darkening that sits in white matter (M.darkening), `real_white_share` that part's share
--- in the real twins.
+-- in the real twins; `white_mean_change` the mean change of white matter between the twins,
+-- `real_white_mean_change` the real twins' (a lesion load moves it little, a diffuse darkening of
+-- white matter much).
 function M.evaluate(model, j, ctx, opts)
   j.alignment:reset()
   j.effect:reset()
   local preservation = whatif.metric("subject-preservation", {data_range = 1})
-  local darker, brighter, white, voxels = 0, 0, 0, 0
+  local darker, brighter, white, white_change, voxels = 0, 0, 0, 0, 0
   local kept_pairs = {}
   local start = whatif.clock()
   for i = 1, opts.pairs do
@@ -103,8 +110,9 @@ function M.evaluate(model, j, ctx, opts)
     j.alignment:update{generated = high, attributes = {level = levels.high}}
     j.effect:update{generated = high, source = minimal,
                     attributes = {level = levels.high, source_level = levels.minimal}}
-    local d, b, w = M.darkening(minimal, high, opts.delta, j.white_floor)
+    local d, b, w, c = M.darkening(minimal, high, opts.delta, j.white_floor)
     darker, brighter, white = darker + d / opts.pairs, brighter + b / opts.pairs, white + w / opts.pairs
+    white_change = white_change + c / opts.pairs
     voxels = 1
     for _, n in ipairs(minimal:shape()) do voxels = voxels * n end  -- per volume: [1, C, ...]
   end
@@ -129,7 +137,8 @@ function M.evaluate(model, j, ctx, opts)
           measure_real_error_ml = effect.measure_real_error_ml,
           darker_fraction = darker, brighter_fraction = brighter,
           white_darker_fraction = white, lesion_white_ml = white * voxels * j.voxel_ml,
-          real_white_share = j.real.white_share,
+          real_white_share = j.real.white_share, white_mean_change = white_change,
+          real_white_mean_change = j.real.white_mean_change,
           sample_pair_seconds = seconds / opts.pairs}
 end
 

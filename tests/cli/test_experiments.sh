@@ -42,20 +42,24 @@ b = open(sys.argv[1], 'rb').read(24)
 assert struct.unpack('>I', b[20:24])[0] >= 160" "$montage"
 "$whatif" run "$here/spread_check.lua" --out "$work/spread" >"$work/spread.log" 2>&1
 check "scripts/spread.lua agrees with closed forms" grep -q "spread.*ok" "$work/spread.log"
-# counterfactual.lua's white-matter share of the real twins' lesion darkening, against h5py on the
-# store of the same synthetic brain.
+# counterfactual.lua's white-matter share of the real twins' lesion darkening and white matter's mean
+# change, against h5py on the store of the same synthetic brain.
 "$whatif" run "$here/darkening_check.lua" --out "$work/darkening" >"$work/darkening.log" 2>&1
 "$whatif" data synth brain --task ms --subjects 4 --size 32 --seed 0 --out "$work/darkening.h5" >/dev/null 2>&1
-check "counterfactual.lua's white-matter share matches h5py's" /usr/bin/python3 -c "
+check "counterfactual.lua's white-matter share and mean change match h5py's" /usr/bin/python3 -c "
 import re, sys, h5py, numpy as np
-share = float(re.search(r'white_share ([0-9.]+)', open(sys.argv[1]).read()).group(1))
+log = open(sys.argv[1]).read()
+share = float(re.search(r'white_share ([0-9.]+)', log).group(1))
+change = float(re.search(r'white_mean_change (-?[0-9.]+)', log).group(1))
 d = h5py.File(sys.argv[2]); img = d['images'][:]; level = d['attrs/level'][:]; subject = d['subject'][:]
-darker = white = 0.0
+darker = white = 0.0; changes = []
 for s in np.unique(subject):
     low, high = img[(subject == s) & (level == 0)][0], img[(subject == s) & (level == 2)][0]
     m = (low - high) > 0.1
     darker += m.mean(); white += (m & (low > 0.8)).mean()
-assert 0 < white / darker < 1 and abs(share - white / darker) < 1e-6, (share, white / darker)" "$work/darkening.log" "$work/darkening.h5"
+    changes.append((high - low)[low > 0.8].mean())
+assert 0 < white / darker < 1 and abs(share - white / darker) < 1e-6, (share, white / darker)
+assert np.mean(changes) < 0 and abs(change - np.mean(changes)) < 1e-6, (change, np.mean(changes))" "$work/darkening.log" "$work/darkening.h5"
 # docs/results.md's EMA snippet on the quickstart's training checkpoint, where python3 has torch.
 checkpoint=$(ls "$work"/qs/*/checkpoint.h5 | head -1)
 if /usr/bin/python3 -c "import torch, h5py" 2>/dev/null; then
