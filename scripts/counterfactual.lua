@@ -31,14 +31,14 @@ end
 function M.white_share(data, delta, floor)
   local attributes, level = data:attributes(1, data:size()), {}
   for i, a in ipairs(attributes) do level[i] = a.level end
-  local darker, white, change, pairs = 0, 0, 0, 0
+  local darker, white, change, count = 0, 0, 0, 0
   for _, pair in ipairs(data:pairs()) do
     if level[pair[1]] == 0 and level[pair[2]] == 2 then
       local d, _, w, c = M.darkening(data:images(pair[1], 1), data:images(pair[2], 1), delta, floor)
-      darker, white, change, pairs = darker + d, white + w, change + c, pairs + 1
+      darker, white, change, count = darker + d, white + w, change + c, count + 1
     end
   end
-  return darker > 0 and white / darker or 0 / 0, pairs > 0 and change / pairs or 0 / 0
+  return darker > 0 and white / darker or 0 / 0, count > 0 and change / count or 0 / 0
 end
 
 -- Voxel count → millilitres for a volume of `n` voxels at `spacing_mm` (isotropic).
